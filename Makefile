@@ -1,0 +1,48 @@
+# The two commands of the README: `make lab` and `make test`.
+# Both create .venv on first use and install the package with its extras.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=120 \
+               --nbval-sanitize-with tests/notebooks/sanitize.cfg
+
+.PHONY: lab test lint typecheck unit nbval notebooks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict wslearn
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest $(NBVAL_FLAGS) notebooks
+
+test: lint typecheck
+	$(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS)
+
+# Re-execute every notebook in a fresh kernel and store its outputs.
+notebooks: $(STAMP)
+	$(BIN)/python tools/store_notebooks.py notebooks/*.ipynb
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,142 @@
+"""One error tree for everything wslearn raises.
+
+::
+
+    WslearnError
+    ├── ProtocolError            the peer broke a protocol rule (remote fault)
+    │   ├── HandshakeError       an HTTP upgrade request or response is malformed
+    │   ├── FrameError           a WebSocket frame cannot be decoded
+    │   └── PacketError          an Engine.IO / Socket.IO packet is malformed
+    ├── UsageError               wslearn was called the wrong way (local fault)
+    │   └── KernelLoopError      blocking asyncio call inside a running event loop
+    ├── ConnectRefusedError      the server answered CONNECT with CONNECT_ERROR
+    ├── NotConnectedError        an emit needs a connection and there is none
+    ├── AckTimeoutError          no acknowledgement arrived in time (also a TimeoutError)
+    └── QueueFullError           the offline queue is full and refuses new messages
+
+Remote faults (:class:`ProtocolError`) close the offending connection and nothing
+else. Local faults (:class:`UsageError`) mean the calling code must change; their
+message says how.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AckTimeoutError",
+    "ConnectRefusedError",
+    "FrameError",
+    "HandshakeError",
+    "KernelLoopError",
+    "NotConnectedError",
+    "PacketError",
+    "ProtocolError",
+    "QueueFullError",
+    "UsageError",
+    "WslearnError",
+]
+
+
+class WslearnError(Exception):
+    """Base class of every exception raised by wslearn."""
+
+
+class ProtocolError(WslearnError):
+    """The peer sent something the protocol does not allow."""
+
+
+class HandshakeError(ProtocolError):
+    """An HTTP upgrade request or response is malformed or refused."""
+
+
+class FrameError(ProtocolError):
+    """A WebSocket frame cannot be decoded."""
+
+
+class PacketError(ProtocolError):
+    """An Engine.IO or Socket.IO packet is malformed.
+
+    Attributes:
+        reason: what is wrong, in a few words.
+        data: the offending input, shortened for display.
+    """
+
+    def __init__(self, reason: str, data: str | bytes | None = None) -> None:
+        self.reason = reason
+        self.data = data
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        if self.data is None:
+            return self.reason
+        shown = self.data
+        if len(shown) > 60:
+            shown = shown[:57] + ("..." if isinstance(shown, str) else b"...")  # type: ignore[operator]
+        return f"{self.reason}: {shown!r}"
+
+
+class UsageError(WslearnError):
+    """wslearn was called in a way it does not support; the message says what to do."""
+
+
+class KernelLoopError(UsageError, RuntimeError):
+    """A blocking asyncio entry point was called while an event loop is running."""
+
+
+class ConnectRefusedError(WslearnError):
+    """The server refused a namespace CONNECT with a CONNECT_ERROR packet.
+
+    Attributes:
+        message: the server's ``message`` field.
+        data: the server's optional ``data`` field.
+        namespace: the namespace that was refused.
+    """
+
+    def __init__(self, message: str, data: Any = None, namespace: str = "/") -> None:
+        self.message = message
+        self.data = data
+        self.namespace = namespace
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"connection to namespace {self.namespace!r} refused: {self.message}"
+
+
+class NotConnectedError(WslearnError):
+    """An operation needs a live connection and there is none."""
+
+
+class AckTimeoutError(WslearnError, TimeoutError):
+    """No acknowledgement arrived within the timeout.
+
+    Attributes:
+        event: the event that asked for the acknowledgement.
+        timeout: the timeout in seconds.
+    """
+
+    def __init__(self, event: str, timeout: float) -> None:
+        self.event = event
+        self.timeout = timeout
+        super().__init__(event, timeout)
+
+    def __str__(self) -> str:
+        return f"no acknowledgement for {self.event!r} within {self.timeout:g} s"
+
+
+class QueueFullError(WslearnError):
+    """The offline queue is at capacity and its policy refuses new messages.
+
+    Attributes:
+        capacity: the queue's bound.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        super().__init__(capacity)
+
+    def __str__(self) -> str:
+        return (
+            f"the offline queue is full ({self.capacity} messages); wait for the "
+            "connection to come back, or use the 'drop-oldest' overflow policy"
+        )
