@@ -475,17 +475,18 @@ class LinkProxy:
             if remaining > 0:
                 await asyncio.sleep(remaining)
                 continue
+            # Count before drain(): once the peer can read the bytes, they are counted.
             d.writer.write(data)
-            await d.writer.drain()
-            async with d.changed:
-                d.chunks.popleft()
-                d.held -= len(data)
-                d.delivered += len(data)
-                d.changed.notify_all()
+            d.chunks.popleft()
+            d.held -= len(data)
+            d.delivered += len(data)
             if to_server:
                 self._c2s += len(data)
             else:
                 self._s2c += len(data)
+            async with d.changed:
+                d.changed.notify_all()
+            await d.writer.drain()
         await self._flowing.wait()
         if d.writer.can_write_eof():
             d.writer.write_eof()
