@@ -18,6 +18,7 @@ are counted on the wire.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import json
 import math
@@ -186,15 +187,16 @@ class PollingServer:
                 try:
                     async with asyncio.timeout(self.idle_timeout):
                         head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, TimeoutError, ConnectionError):
-                    break  # the client left, or idled too long
+                except (asyncio.IncompleteReadError, TimeoutError):
+                    return  # the client left, or idled too long
                 except asyncio.LimitOverrunError:
-                    writer.write(_error(431, "request head too large"))
-                    break
-                self.requests += 1
-                response, keep_alive = self.respond(head)
+                    response, keep_alive = _error(431, "request head too large"), False
+                else:
+                    self.requests += 1
+                    response, keep_alive = self.respond(head)
                 writer.write(response)
                 await writer.drain()
+            await _linger(reader, writer)
         except ConnectionError:
             pass
         finally:
@@ -221,6 +223,21 @@ class PollingServer:
         bodies = ",".join(u.body for u in self.feed.since(int(raw)))
         body = f"[{bodies}]".encode()
         return build_response(200, body, keep_alive=request.keep_alive), request.keep_alive
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Half-close, then drain what the client still sends (bounded) before closing.
+
+    Closing with unread input makes the kernel send RST, which can destroy the
+    response before the client reads it; this is the usual "lingering close".
+    """
+    if writer.can_write_eof():
+        writer.write_eof()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(1.0):
+            for _ in range(16):  # at most 16 x 64 KiB discarded
+                if not await reader.read(65536):
+                    break
 
 
 def _error(status: int, message: str, extra: Mapping[str, str] | None = None) -> bytes:
