@@ -90,6 +90,7 @@ def test_a_missing_row_is_a_key_error_naming_the_rows(result: Comparison) -> Non
         {"updates": 0},
         {"mean_gap": -1.0},
         {"updates": 1000, "mean_gap": 1.0},
+        {"updates": 20_000, "mean_gap": 0.0001},
     ],
 )
 async def test_bad_or_unbounded_arguments_are_refused(kwargs: dict[str, object]) -> None:

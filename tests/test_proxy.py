@@ -315,3 +315,31 @@ async def test_stop_resets_connections_and_leaves_no_tasks(echo: EchoServer) -> 
     await wait_until(lambda: asyncio.all_tasks() <= before)
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_a_paused_link_is_noticed_only_by_heartbeats() -> None:
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.exceptions import ConnectionClosed
+
+    async def silent(ws: ServerConnection) -> None:
+        await ws.wait_closed()
+
+    async with (
+        serve(silent, "127.0.0.1", 0, ping_interval=None) as server,
+        LinkProxy("127.0.0.1", server.sockets[0].getsockname()[1]) as proxy,
+    ):
+        quiet = await connect(proxy.url("/"), ping_interval=None, proxy=None)
+        # close_timeout: the closing handshake cannot cross a paused link either.
+        beating = await connect(
+            proxy.url("/"), ping_interval=0.05, ping_timeout=0.1, close_timeout=0.1, proxy=None
+        )
+        proxy.pause()
+        with pytest.raises(ConnectionClosed) as caught:
+            await asyncio.wait_for(beating.recv(), SOON)
+        # The client gave up: it sent 1011 "keepalive ping timeout", heard nothing back.
+        assert caught.value.sent is not None and caught.value.sent.code == 1011
+        assert caught.value.rcvd is None
+        assert quiet.state.name == "OPEN"  # without pings, nothing looks wrong
+        proxy.resume()
+        await quiet.close()

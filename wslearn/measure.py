@@ -35,6 +35,7 @@ __all__ = ["Comparison", "ModeResult", "compare", "plot_comparison"]
 
 PUSH = "websocket push"
 MAX_EXPECTED_SECONDS = 30.0  # refuse runs planned to last longer than this
+MAX_UPDATES = 10_000
 
 
 def polling_mode(interval: float, keep_alive: bool = False) -> str:
@@ -227,15 +228,15 @@ async def compare(
         a :class:`Comparison`: polling rows in the order given, then push.
 
     Raises:
-        ValueError: for a non-positive interval, count or gap, or a run planned to
-            last over 30 s.
+        ValueError: for a non-positive interval, count or gap, or a run over
+            10,000 updates or planned to last over 30 s.
         TimeoutError: if the run overruns its plan by more than 10 s.
     """
     if not intervals or min(intervals) <= 0 or updates < 1 or mean_gap <= 0:
         raise ValueError("intervals, updates and mean_gap must all be positive")
-    if updates * mean_gap + max(intervals) > MAX_EXPECTED_SECONDS:
+    if updates > MAX_UPDATES or updates * mean_gap + max(intervals) > MAX_EXPECTED_SECONDS:
         raise ValueError(
-            f"this run would last over {MAX_EXPECTED_SECONDS:g} s: "
+            f"a run is bounded to {MAX_UPDATES} updates and {MAX_EXPECTED_SECONDS:g} s: "
             "lower updates, mean_gap or the intervals"
         )
     planned = updates * mean_gap + max(intervals)
