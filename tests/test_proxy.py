@@ -343,3 +343,17 @@ async def test_a_paused_link_is_noticed_only_by_heartbeats() -> None:
         assert quiet.state.name == "OPEN"  # without pings, nothing looks wrong
         proxy.resume()
         await quiet.close()
+
+
+async def test_a_connection_opened_while_paused_carries_nothing_until_resume(
+    proxy: LinkProxy,
+) -> None:
+    proxy.pause()
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+    writer.write(b"early")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(reader.readexactly(5), 0.2)
+    proxy.resume()
+    assert await read_exactly(reader, 5) == b"early"
+    assert proxy.url("/chat") == f"ws://127.0.0.1:{proxy.port}/chat"
+    writer.close()

@@ -176,9 +176,13 @@ class LinkProxy:
             link.set_latency(0.2)                  # 200 ms each way
             link.pause()                           # half-open: only heartbeats notice
             link.resume()                          # held data delivered, in order
-            link.down()                            # unplug: cut and refuse
+            await link.down()                      # unplug: cut and refuse
             link.up()                              # plug back in
             print(link.stats().total)
+
+    While paused, new connections are still accepted (the kernel would complete the
+    TCP handshake anyway) but carry nothing until resume(), so a client's opening
+    handshake waits, as it would on a stalled network.
 
     Args:
         target_host: the server's host (loopback in this project).
@@ -249,8 +253,9 @@ class LinkProxy:
     def on_change(self, callback: Callable[[LinkState], None]) -> Callable[[], None]:
         """Call ``callback(new_state)`` after every state change.
 
-        Callbacks run synchronously in the method that changed the state (a widget
-        can bind to them). Returns a function that unsubscribes the callback.
+        Callbacks run synchronously in the method that changed the state, after the
+        change is complete (a widget can bind to them). Latency is a plain property
+        and does not notify. Returns a function that unsubscribes the callback.
         """
         self._callbacks.append(callback)
 
