@@ -1,8 +1,4 @@
-"""environment.yml (conda, Binder) agrees with pyproject.toml, the one dependency list.
-
-PyYAML is not a direct dependency: it arrives with jupyterlab (through
-jupyter-events), which pyproject.toml does list.
-"""
+"""environment.yml (conda, Binder) agrees with pyproject.toml, the one dependency list."""
 
 from __future__ import annotations
 
@@ -139,12 +135,6 @@ def test_the_pip_section_installs_the_package_with_its_test_extra(env: dict[str,
 
 def test_the_environment_uses_conda_forge(env: dict[str, Any]) -> None:
     assert env["channels"][0] == "conda-forge"
-
-
-def test_the_yaml_parser_used_here_is_installed_through_jupyterlab() -> None:
-    from importlib.metadata import requires
-
-    assert any(requirement_name(r) == "pyyaml" for r in requires("jupyter-events") or [])
 
 
 # The checker must be able to fail: feed it environments that disagree.
