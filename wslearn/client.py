@@ -581,7 +581,12 @@ class Client:
                 session.answered(ns.name)
         elif kind is PacketType.CONNECT_ERROR:
             data = item.data
-            error = ConnectRefusedError(str(data.get("message", "")), data.get("data"), ns.name)
+            if isinstance(data, str):  # python-socketio's form for an unknown namespace
+                error = ConnectRefusedError(data, None, ns.name)
+            else:
+                error = ConnectRefusedError(
+                    str(data.get("message", "")), data.get("data"), ns.name
+                )
             if not session.settled.done():
                 session.refusals.append(error)
                 session.answered(ns.name)
