@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,17 @@ from ._emitter import Emitter
 from .exceptions import QueueFullError
 from .packets import Decoder, Frame, OpenInfo, Packet
 
-__all__ = ["ClientState", "NamespaceState", "SendBuffer", "Session", "ack_data", "socketio_url"]
+__all__ = [
+    "Buffered",
+    "ClientState",
+    "NamespaceState",
+    "SendBuffer",
+    "Session",
+    "ack_data",
+    "socketio_url",
+]
+
+_log = logging.getLogger("wslearn.client")
 
 
 class ClientState(enum.Enum):
@@ -192,6 +203,17 @@ class Session:
         self.live = False
         self.ready = False
         self.reader: asyncio.Task[str] | None = None
+
+    async def close(self, *, polite: bool) -> None:
+        """Close the WebSocket: a closing handshake if the peer is alive, else an abort."""
+        if polite:
+            try:
+                await self.ws.close()
+                return
+            except Exception:  # the peer vanished meanwhile: fall through to the abort
+                _log.debug("closing handshake failed", exc_info=True)
+        self.ws.transport.abort()
+        await self.ws.wait_closed()
 
     def answered(self, namespace: str) -> None:
         """Record the server's answer to one CONNECT; settle when all are in."""
