@@ -565,6 +565,46 @@ async def test_catch_all_listeners_see_every_event_and_off_removes_listeners(
     await client.disconnect()
 
 
+async def test_a_listener_can_reply_with_an_emit_and_disconnect_from_inside(
+    server: FakeServer,
+) -> None:
+    client = Client(server.url, reconnection=FAST)
+    finished = asyncio.Event()
+
+    @client.on("bye")
+    async def bye(text: str) -> None:
+        await client.emit("echo", text)
+        await client.disconnect()
+        finished.set()
+
+    peer = await connected(server, client)
+    await peer.send('42["bye","see you"]')
+    assert await peer.recv() == '42["echo","see you"]'
+    assert await peer.recv() == "41"
+    await until(finished)
+    assert client.state is ClientState.CLOSED
+    await asyncio.sleep(0)  # the listener's task returns right after setting the flag
+    assert client_tasks() == set()
+
+
+async def test_a_pending_call_fails_at_once_when_the_server_kicks(server: FakeServer) -> None:
+    client = Client(server.url, reconnection=FAST)
+    peer = await connected(server, client)
+    call = asyncio.ensure_future(client.call("q", timeout=WAIT))
+    await peer.recv()
+    await peer.send("41")
+    with pytest.raises(NotConnectedError, match="no ack will come"):
+        await call
+    await client.disconnect()
+
+
+async def test_auth_that_is_not_a_dict_is_a_type_error(server: FakeServer) -> None:
+    client = Client(server.url, auth=lambda: "token", reconnection=None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="auth must be a dict"):
+        await client.connect()
+    assert client.state is ClientState.DISCONNECTED
+
+
 # -- buffering --------------------------------------------------------------------------
 
 
@@ -589,6 +629,22 @@ async def test_emits_during_an_outage_are_buffered_and_flushed_in_order(
     assert client.buffered == 0
     await client.emit("live", 1)
     assert await second.recv() == '42["live",1]'
+    await client.disconnect()
+
+
+async def test_a_call_during_an_outage_is_sent_on_reconnect_and_gets_its_ack(
+    server: FakeServer,
+) -> None:
+    client = Client(server.url, reconnection=Backoff(initial=0.1, jitter=0))
+    peer = await connected(server, client)
+    await peer.ws.close()
+    await state_reached(client, ClientState.RECONNECTING)
+    call = asyncio.ensure_future(client.call("late", 1, timeout=WAIT))
+    second = await server.accept()
+    frame = await second.recv()
+    assert isinstance(frame, str) and frame.endswith('["late",1]')
+    await second.send(f'43{frame[2 : frame.index("[")]}["done"]')
+    assert await call == ["done"]
     await client.disconnect()
 
 
