@@ -31,8 +31,14 @@ FAST = Backoff(initial=0.05, maximum=0.2, jitter=0)
 WAIT = 3.0  # upper bound for anything the test waits for; never reached when it passes
 
 
-def open_packet(interval: int = 25_000, timeout: int = 20_000) -> str:
-    body = {"sid": "eio", "upgrades": [], "pingInterval": interval, "pingTimeout": timeout}
+def open_packet(interval: int = 25_000, timeout: int = 20_000, max_payload: int = 10**6) -> str:
+    body = {
+        "sid": "eio",
+        "upgrades": [],
+        "pingInterval": interval,
+        "pingTimeout": timeout,
+        "maxPayload": max_payload,
+    }
     return "0" + json.dumps(body)
 
 
@@ -334,6 +340,29 @@ async def test_reconnection_gives_up_after_its_attempts(server: FakeServer) -> N
     with pytest.raises(NotConnectedError):
         await client.emit("late")
     await server.start(server.port)  # the fixture stops it again
+
+
+async def test_disconnect_while_connecting_makes_connect_give_up(server: FakeServer) -> None:
+    client = Client(server.url, reconnection=FAST)
+    task = asyncio.ensure_future(client.connect())
+    peer = await server.next_peer()
+    await peer.send(open_packet())
+    await peer.recv()  # the CONNECT; the reply comes only after disconnect()
+    await client.disconnect()
+    await peer.send('40{"sid":"x"}')
+    with pytest.raises(NotConnectedError, match="while connecting"):
+        await task
+    assert client.state is ClientState.CLOSED
+    assert client_tasks() == set()
+
+
+async def test_a_kicked_client_that_calls_disconnect_is_closed(server: FakeServer) -> None:
+    client = Client(server.url, reconnection=FAST)
+    peer = await connected(server, client)
+    await peer.send("41")
+    await state_reached(client, ClientState.DISCONNECTED)
+    await client.disconnect()
+    assert client.state is ClientState.CLOSED
 
 
 # -- refusal ----------------------------------------------------------------------------
@@ -671,6 +700,23 @@ async def test_emit_before_connect_and_after_disconnect_says_what_to_do(
     await client.disconnect()
     with pytest.raises(NotConnectedError, match=r"disconnect\(\).*connect\(\)"):
         await client.emit("late")
+
+
+async def test_a_message_over_the_servers_max_payload_is_refused_before_sending(
+    server: FakeServer,
+) -> None:
+    client = Client(server.url, reconnection=None)
+    task = asyncio.ensure_future(client.connect())
+    peer = await server.next_peer()
+    await peer.send(open_packet(max_payload=40))
+    await peer.recv()
+    await peer.send('40{"sid":"x"}')
+    await task
+    with pytest.raises(ValueError, match="maxPayload"):
+        await client.emit("big", "x" * 40)
+    await client.emit("small", "ok")
+    assert await peer.recv() == '42["small","ok"]'
+    await client.disconnect()
 
 
 async def test_reserved_event_names_cannot_be_emitted(server: FakeServer) -> None:

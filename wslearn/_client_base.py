@@ -86,6 +86,8 @@ class ClientBase:
         self._manager = Emitter(_log)
         self._state = ClientState.DISCONNECTED
         self._ever_connected = False
+        self._epoch = 0  # bumped by disconnect(): a connect() still running must give up
+        self._max_payload: int | None = None  # the last server's maxPayload
         self._session: Session | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -46,6 +46,7 @@ from .exceptions import (
     AckTimeoutError,
     ConnectFailedError,
     ConnectRefusedError,
+    NotConnectedError,
     PacketError,
     UsageError,
 )
@@ -131,6 +132,13 @@ class Client(Receiver):
 
     async def _send(self, packet: Packet) -> None:
         frames = encode(packet)  # bad data fails here, before anything is queued
+        if self._max_payload is not None:
+            size = sum(len(f.encode()) if isinstance(f, str) else len(f) for f in frames)
+            if size > self._max_payload:
+                raise ValueError(
+                    f"this message is {size} bytes and the server accepts at most "
+                    f"{self._max_payload} (its maxPayload); send it in smaller pieces"
+                )
         ns = self._namespaces[packet.namespace]
         self._check_can_send(ns)
         session = self._session
@@ -151,6 +159,7 @@ class Client(Receiver):
         Raises:
             ConnectRefusedError: the server refused a namespace (no reconnection).
             ConnectFailedError: the server could not be reached in time.
+            NotConnectedError: :meth:`disconnect` was called before it finished.
             UsageError: the client is already connected or connecting.
         """
         if self._state in (
@@ -194,6 +203,7 @@ class Client(Receiver):
 
     async def _establish(self) -> Session:
         """Open one WebSocket and connect every active namespace, or raise."""
+        epoch = self._epoch
         auth = await self._auth_data()
         active = [ns for ns in self._namespaces.values() if ns.active]
         session: Session | None = None
@@ -232,6 +242,8 @@ class Client(Receiver):
                 raise ConnectFailedError(self.url, f"closed during the handshake ({reason})")
             if session.refusals:
                 raise session.refusals[0]
+            if epoch != self._epoch:
+                raise NotConnectedError("disconnect() was called while connecting")
         except BaseException as exc:
             if session is not None:
                 await self._abandon(session, polite=isinstance(exc, ConnectRefusedError))
@@ -247,6 +259,7 @@ class Client(Receiver):
             session.live = True
             self._session = session
             self._ever_connected = True
+            self._max_payload = session.info.max_payload
             self._set_state(ClientState.CONNECTED)
             # If the transport drops mid-flush the reader sees it too and the
             # supervisor reconnects; what was not sent stays buffered.
@@ -347,16 +360,13 @@ class Client(Receiver):
     async def disconnect(self) -> None:
         """Leave every namespace, close the connection and stop every task.
 
-        No reconnection follows. Emits buffered while reconnecting stay buffered
-        (see :attr:`buffered`) and go out at the next :meth:`connect`.
+        No reconnection follows; the state becomes CLOSED. Emits buffered while
+        reconnecting stay buffered (see :attr:`buffered`) and go out at the next
+        :meth:`connect`. Async ``disconnect`` listeners get ``close_timeout`` seconds
+        to finish; every other task of the client is cancelled.
         """
-        was_active = self._state in (
-            ClientState.CONNECTING,
-            ClientState.CONNECTED,
-            ClientState.RECONNECTING,
-        )
-        if was_active:
-            self._set_state(ClientState.CLOSED)
+        self._epoch += 1
+        self._set_state(ClientState.CLOSED)
         current = asyncio.current_task()
         supervisor, self._supervisor = self._supervisor, None
         session, self._session = self._session, None
