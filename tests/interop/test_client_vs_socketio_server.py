@@ -40,6 +40,7 @@ class SioServer:
         self.received: list[tuple[str, str, tuple[Any, ...]]] = []
         self.arrived = asyncio.Event()
         self.refuse: str | None = None
+        self.greeting: str | None = None
         self._install()
 
     def _install(self) -> None:
@@ -51,6 +52,9 @@ class SioServer:
                 raise socketio.exceptions.ConnectionRefusedError(self.refuse)
             self.connects.append((sid, auth))
             self.arrived.set()
+            if self.greeting is not None:
+                # python-socketio sends this before its CONNECT reply reaches the client
+                await sio.emit("welcome", self.greeting, to=sid, namespace=namespace)
 
         @sio.on("*", namespace="*")
         async def any_event(event: str, namespace: str, sid: str, *args: Any) -> Any:
@@ -122,10 +126,36 @@ async def test_connect_without_auth(server: SioServer) -> None:
         assert server.connects == [(client.sid, None)]
 
 
-async def test_connect_with_auth_from_a_callable(server: SioServer) -> None:
-    async with Client(server.url, auth=lambda: {"token": "abc"}, reconnection=None) as client:
+async def _token() -> dict[str, str]:
+    return {"token": "abc"}
+
+
+@pytest.mark.parametrize(
+    "auth", [{"token": "abc"}, lambda: {"token": "abc"}, _token], ids=["dict", "sync", "async"]
+)
+async def test_connect_with_auth(server: SioServer, auth: Any) -> None:
+    async with Client(server.url, auth=auth, reconnection=None) as client:
         await server.wait_for(lambda: server.connects)
         assert server.connects == [(client.sid, {"token": "abc"})]
+
+
+async def test_an_emit_from_the_servers_connect_handler_arrives_after_connect(
+    server: SioServer,
+) -> None:
+    server.greeting = "hello"
+    client = Client(server.url, reconnection=None)
+    order: list[str] = []
+    greeted = asyncio.Event()
+    client.on("connect", lambda: order.append("connect"))
+
+    @client.on("welcome")
+    def welcome(text: str) -> None:
+        order.append(f"welcome {text}")
+        greeted.set()
+
+    async with client:
+        await until(greeted)
+        assert order == ["connect", "welcome hello"]
 
 
 async def test_a_refusal_raises_connect_refused_and_is_not_retried(server: SioServer) -> None:
@@ -217,6 +247,7 @@ async def test_nested_bytes_travel_both_ways_as_attachments(server: SioServer) -
     async with Client(server.url, reconnection=None) as client:
         got, flag = recorder(client, "file")
         assert await client.call("echo", payload, b"raw", timeout=WAIT) == [payload, b"raw"]
+        assert server.received == [("echo", client.sid, (payload, b"raw"))]
         await server.sio.emit("file", {"chunks": [b"a", b"b"]}, to=client.sid)
         await until(flag)
         assert got == [{"chunks": [b"a", b"b"]}]
