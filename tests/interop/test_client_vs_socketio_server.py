@@ -307,6 +307,14 @@ async def test_after_a_restart_the_client_reconnects_and_flushes_its_buffer(
         await restarted.wait_for(lambda: len(restarted.received) == 3)
         assert [args for _, _, args in restarted.received] == [(0,), (1,), (2,)]
         assert client.connected and client.sid == restarted.connects[0][0]
+        await client.disconnect()
+        left = [t for t in asyncio.all_tasks() if "/wslearn/" in _source(t)]
+        assert left == []
     finally:
         await client.disconnect()
         await restarted.stop()
+
+
+def _source(task: asyncio.Task[Any]) -> str:
+    code = getattr(task.get_coro(), "cr_code", None)
+    return code.co_filename if code is not None else ""
