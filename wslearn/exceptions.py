@@ -12,7 +12,8 @@
     ├── ConnectRefusedError      the server answered CONNECT with CONNECT_ERROR
     ├── NotConnectedError        an emit needs a connection and there is none
     ├── AckTimeoutError          no acknowledgement arrived in time (also a TimeoutError)
-    └── QueueFullError           the offline queue is full and refuses new messages
+    ├── QueueFullError           the offline queue is full and refuses new messages
+    └── ConnectFailedError       the client could not reach the server (also a ConnectionError)
 
 Remote faults (:class:`ProtocolError`) close the offending connection and nothing
 else. Local faults (:class:`UsageError`) mean the calling code must change; their
@@ -25,6 +26,7 @@ from typing import Any
 
 __all__ = [
     "AckTimeoutError",
+    "ConnectFailedError",
     "ConnectRefusedError",
     "FrameError",
     "HandshakeError",
@@ -139,4 +141,28 @@ class QueueFullError(WslearnError):
         return (
             f"the offline queue is full ({self.capacity} messages); wait for the "
             "connection to come back, or use the 'drop-oldest' overflow policy"
+        )
+
+
+class ConnectFailedError(WslearnError, ConnectionError):
+    """The client could not open a Socket.IO connection to the server.
+
+    The WebSocket could not be opened, the server did not answer in time, or it
+    closed the connection during the handshake. A refusal by the server's
+    application is a :class:`ConnectRefusedError` instead.
+
+    Attributes:
+        url: the URL the client tried.
+        reason: what went wrong, in a few words.
+    """
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(url, reason)
+
+    def __str__(self) -> str:
+        return (
+            f"could not connect to {self.url}: {self.reason}; check that the server "
+            "is running and that the URL and port are right"
         )

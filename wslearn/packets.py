@@ -106,7 +106,8 @@ class Packet:
         namespace: ``"/"`` unless the packet names another namespace.
         data: the payload. EVENT: a list ``[name, *args]``. ACK: a list of the
             handler's return values. CONNECT: a dict (auth, or the server's
-            ``{"sid": ...}``) or ``None``. CONNECT_ERROR: a dict with ``message``.
+            ``{"sid": ...}``) or ``None``. CONNECT_ERROR: a dict with ``message``
+            (a decoded one may also be a bare str, as python-socketio sends).
             DISCONNECT: ``None``. Bytes may sit anywhere inside lists and dicts.
         id: the ack id, or ``None`` when no acknowledgement is asked for.
     """
@@ -447,8 +448,10 @@ def _check_incoming(packet: Packet, frame: str) -> None:
         if data is not None and not isinstance(data, dict):
             raise PacketError("CONNECT payload must be a JSON object", frame)
     elif kind is PacketType.CONNECT_ERROR:
-        if not isinstance(data, dict):
-            raise PacketError("CONNECT_ERROR payload must be a JSON object", frame)
+        # python-socketio refuses an unknown namespace with a bare string
+        # (44/nope,"Unable to connect"); the Node parser accepts both forms too.
+        if not isinstance(data, dict | str):
+            raise PacketError("CONNECT_ERROR payload must be a JSON object or string", frame)
     elif kind is PacketType.DISCONNECT and data is not None:
         raise PacketError("DISCONNECT carries no payload", frame)
     control = (PacketType.CONNECT, PacketType.DISCONNECT, PacketType.CONNECT_ERROR)
