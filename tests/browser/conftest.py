@@ -139,9 +139,13 @@ def _wait_for_lab(proc: subprocess.Popen[bytes], runtime: Path, log: Path) -> st
     raise RuntimeError(f"JupyterLab did not answer within 60 s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(lab: Lab) -> Iterator[Any]:
-    """Debian's Chromium through Playwright (no browser download)."""
+    """Debian's Chromium through Playwright (no browser download).
+
+    Module-scoped: Playwright's sync API keeps an event loop running while it is open,
+    which the asyncio tests of other modules must not inherit.
+    """
     with _playwright()() as pw:
         instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
