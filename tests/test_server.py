@@ -512,3 +512,16 @@ async def test_python_socketio_client_exchanges_events_and_acks(
     assert await client.call("join-room", "r1", timeout=5) == ("joined", "r1")
     sid = client.get_sid("/")
     assert server.of("/").sockets[sid].rooms == {sid, "r1"}
+
+
+async def test_an_event_with_the_wrong_number_of_arguments_gets_an_error_event(
+    server: Server, raw_client: RawFactory
+) -> None:
+    server.on("join-room")(lambda socket, room_id: None)
+    client = await raw_client(server)
+    await client.connect()
+    await client.send('42["join-room"]')
+    name, error = await client.recv_event()
+    assert name == "error" and error["event"] == "join-room"
+    assert error["message"].startswith("wrong arguments for 'join-room'")
+    assert "room_id" in error["message"]

@@ -134,6 +134,13 @@ async def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
+def _signature(handler: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(handler)
+    except (TypeError, ValueError):  # some builtins have none; then we just call
+        return None
+
+
 class SocketState(enum.Enum):
     """Where a socket is in its life."""
 
@@ -321,6 +328,7 @@ class Namespace:
         self.name = name
         self.sockets: dict[str, Socket] = {}
         self._handlers: dict[str, Handler] = {}
+        self._signatures: dict[str, inspect.Signature | None] = {}
         self._middleware: list[Middleware] = []
 
     def __repr__(self) -> str:
@@ -349,6 +357,7 @@ class Namespace:
 
         def register(handler: H) -> H:
             self._handlers[event] = handler
+            self._signatures[event] = _signature(handler)
             return handler
 
         return register
@@ -422,14 +431,19 @@ class Namespace:
             shown = {} if len(name) > MAX_EVENT_NAME_LENGTH else {"event": name}
             await socket.emit_error(problem, **shown)
             return
-        handler = self._handlers.get(name)
-        args: tuple[Any, ...] = (socket, *packet.args)
-        if handler is None:
-            handler = self._handlers.get(CATCH_ALL)
-            args = (socket, name, *packet.args)
+        key = name if name in self._handlers else CATCH_ALL
+        handler = self._handlers.get(key)
         if handler is None:
             await socket.emit_error(f"unknown event {name!r}", event=name)
             return
+        args = (socket, *packet.args) if key == name else (socket, name, *packet.args)
+        signature = self._signatures.get(key)
+        if signature is not None:
+            try:
+                signature.bind(*args)
+            except TypeError as exc:  # tell the client, instead of a handler failure
+                await socket.emit_error(f"wrong arguments for {name!r}: {exc}", event=name)
+                return
         await self._run(socket, name, handler, args, packet.id)
 
     async def _run(
