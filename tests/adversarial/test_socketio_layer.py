@@ -294,7 +294,7 @@ async def test_a_half_open_peer_is_closed_and_its_rooms_cleaned_up(
     server.of("/").sockets[mute_sid].join("presence")
     assert server.registry.members("/", "presence") == {mute_sid}
     await eventually(lambda: mute_sid not in server.of("/").sockets)
-    assert reasons == ["ping timeout"]
+    await eventually(lambda: reasons == ["ping timeout"])  # the handler runs in a task
     assert server.registry.rooms_of("/", mute_sid) == frozenset()
     assert "presence" not in server.of("/").rooms
     await witness.finish()
@@ -313,8 +313,9 @@ async def test_a_tcp_reset_mid_message_is_cleaned_up_like_any_disconnect(
     sock = client.ws.transport.get_extra_info("socket")
     sock.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_LINGER, struct.pack("ii", 1, 0))
     client.ws.transport.abort()
-    await eventually(lambda: sid not in attacked.of("/").sockets)
-    assert reasons in (["transport error"], ["transport close"])
+    await eventually(lambda: bool(reasons))
+    assert sid not in attacked.of("/").sockets
+    assert reasons == ["transport error"]
     assert "r1" not in attacked.of("/").rooms
     await eventually(lambda: len(attacked.connections) == 1)
     assert attacked._per_address["127.0.0.1"] == 1
