@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from conftest import RawFactory, ServerFactory, SioFactory, eventually
 
-import wslearn.namespace
+import wslearn.broadcast
 from wslearn.exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
 from wslearn.namespace import Socket
 from wslearn.server import Server
@@ -340,13 +340,13 @@ async def test_a_broadcast_is_encoded_once_for_all_members(
     for client in clients:
         await client.connect()
     calls: list[Any] = []
-    real_encode = wslearn.namespace.encode
+    real_encode = wslearn.broadcast.encode
 
     def counting_encode(packet: Any) -> Any:
         calls.append(packet)
         return real_encode(packet)
 
-    monkeypatch.setattr(wslearn.namespace, "encode", counting_encode)
+    monkeypatch.setattr(wslearn.broadcast, "encode", counting_encode)
     await server.emit("news", {"n": 1})
     for client in clients:
         assert await client.recv_event() == ["news", {"n": 1}]
@@ -525,3 +525,31 @@ async def test_an_event_with_the_wrong_number_of_arguments_gets_an_error_event(
     assert name == "error" and error["event"] == "join-room"
     assert error["message"].startswith("wrong arguments for 'join-room'")
     assert "room_id" in error["message"]
+
+
+async def test_a_flood_of_events_waits_for_free_handler_slots(
+    make_server: ServerFactory, raw_client: RawFactory
+) -> None:
+    server = await make_server(max_pending_events=2)
+    release = asyncio.Event()
+    running: list[int] = []
+    most = 0
+
+    @server.on("work")
+    async def work(socket: Socket, n: int) -> int:
+        nonlocal most
+        running.append(n)
+        most = max(most, len(running))
+        await release.wait()
+        running.remove(n)
+        return n
+
+    client = await raw_client(server)
+    await client.connect()
+    await client.send(*(f'42{n}["work",{n}]' for n in range(6)))
+    await eventually(lambda: len(running) == 2)
+    await asyncio.sleep(0.05)  # give the server the chance to start more (it must not)
+    assert most == 2
+    release.set()
+    acks = {await client.recv() for _ in range(6)}
+    assert acks == {f"43{n}[{n}]" for n in range(6)}

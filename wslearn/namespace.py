@@ -11,7 +11,7 @@ client that connects to it gets a :class:`Socket`, which the handlers receive fi
 A handler's return value becomes the acknowledgement when the client asked for one:
 ``None`` sends ``[]``, a tuple sends its items, anything else is sent as ``[value]``.
 
-Sending to many sockets goes through a :class:`BroadcastOperator`, an immutable
+Sending to many sockets goes through a :class:`~wslearn.broadcast.BroadcastOperator`, an immutable
 description of "who" (rooms, excluded rooms, excluded sockets) whose :meth:`emit`
 encodes the packet once and queues the same frames for every member.
 """
@@ -26,12 +26,13 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
+from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
 from .exceptions import AckTimeoutError, NotConnectedError, UsageError
 from .packets import Packet, PacketType, encode
-from .rooms import ALL, Everyone
+from .rooms import ALL
 
 if TYPE_CHECKING:
     from ._connection import Connection
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CATCH_ALL",
     "MAX_EVENT_NAME_LENGTH",
-    "RESERVED_EVENTS",
-    "BroadcastOperator",
     "DisconnectReason",
     "Handshake",
     "Middleware",
@@ -62,11 +61,6 @@ CATCH_ALL = "*"
 own, as ``(socket, event, *args)``."""
 
 MAX_EVENT_NAME_LENGTH = 256
-RESERVED_EVENTS = frozenset(
-    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
-)
-"""Names the Socket.IO clients use for their own lifecycle: never sent as events."""
-
 _DUNDER = re.compile(r"^__\w*__$")
 
 
@@ -110,11 +104,6 @@ def event_name_problem(name: str) -> str | None:
     if name in RESERVED_EVENTS or _DUNDER.match(name) or name == CATCH_ALL:
         return f"event name {name!r} is reserved"
     return None
-
-
-def _check_outgoing_name(event: str) -> None:
-    if not isinstance(event, str) or event in RESERVED_EVENTS:
-        raise UsageError(f"cannot emit {event!r}: reserved by Socket.IO clients; rename it")
 
 
 def ack_arguments(result: Any) -> list[Any]:
@@ -195,7 +184,7 @@ class Socket:
 
     async def emit(self, event: str, *args: Any) -> None:
         """Send an event to this client (dropped silently once it is disconnected)."""
-        _check_outgoing_name(event)
+        check_outgoing_name(event)
         self._send(Packet(PacketType.EVENT, self.namespace, [event, *args]))
 
     async def emit_error(self, message: str, **details: Any) -> None:
@@ -222,7 +211,7 @@ class Socket:
             AckTimeoutError: no ack within ``timeout`` seconds.
             NotConnectedError: the socket is (or becomes) disconnected.
         """
-        _check_outgoing_name(event)
+        check_outgoing_name(event)
         if not self.connected:
             raise NotConnectedError(f"socket {self.id} is disconnected; cannot call {event!r}")
         ack_id = next(self._ack_ids)
@@ -266,50 +255,6 @@ class Socket:
             if not future.done():
                 future.set_exception(NotConnectedError(f"socket {self.id} disconnected"))
         self._acks.clear()
-
-
-@dataclass(frozen=True)
-class BroadcastOperator:
-    """Who receives a broadcast; immutable, so ``to``/``except_`` return new ones.
-
-    Attributes:
-        namespace: the namespace to send on.
-        rooms: the target rooms, or ALL for the whole namespace.
-        except_rooms: members of these rooms are left out.
-        except_sids: these sockets are left out.
-    """
-
-    namespace: Namespace
-    rooms: frozenset[str] | Everyone = ALL
-    except_rooms: frozenset[str] = field(default_factory=frozenset)
-    except_sids: frozenset[str] = field(default_factory=frozenset)
-
-    def to(self, room: str) -> BroadcastOperator:
-        """Also send to the members of ``room``."""
-        current = frozenset() if self.rooms is ALL else self.rooms
-        return replace(self, rooms=current | {room})
-
-    def except_(self, room: str) -> BroadcastOperator:
-        """Leave out the members of ``room`` (a socket id leaves out one socket)."""
-        return replace(self, except_rooms=self.except_rooms | {room})
-
-    def targets(self) -> set[str]:
-        """The socket ids this broadcast would reach right now."""
-        return self.namespace.server.registry.targets(
-            self.namespace.name, self.rooms, self.except_rooms, self.except_sids
-        )
-
-    async def emit(self, event: str, *args: Any) -> None:
-        """Encode the event once and queue the same frames for every target.
-
-        Never waits for a slow client: each one has a bounded queue of its own.
-        """
-        _check_outgoing_name(event)
-        frames = tuple(encode(Packet(PacketType.EVENT, self.namespace.name, [event, *args])))
-        for sid in self.targets():
-            socket = self.namespace.sockets.get(sid)
-            if socket is not None:
-                socket._conn.enqueue(frames)
 
 
 class Namespace:

@@ -55,8 +55,9 @@ from websockets.http11 import Request, Response
 from websockets.typing import Origin
 
 from ._connection import Connection
+from .broadcast import BroadcastOperator
 from .exceptions import UsageError
-from .namespace import BroadcastOperator, Middleware, Namespace
+from .namespace import Middleware, Namespace
 from .rooms import RoomRegistry
 
 __all__ = ["ENDPOINT", "Server"]
