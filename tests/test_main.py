@@ -1,0 +1,76 @@
+"""Tests for ``python -m wslearn``: the chat server in a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+import socketio
+
+from wslearn.__main__ import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def start_serve(*extra: str) -> tuple[asyncio.subprocess.Process, str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wslearn",
+        "serve",
+        "--port",
+        "0",
+        *extra,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+    match = re.search(r"http://127\.0\.0\.1:\d+", line)
+    assert match, line
+    return proc, match.group(0)
+
+
+async def test_serve_runs_the_chat_until_sigint_and_exits_cleanly() -> None:
+    proc, url = await start_serve()
+    try:
+        alice = socketio.AsyncClient(reconnection=False)
+        bob = socketio.AsyncClient(reconnection=False)
+        received: asyncio.Queue[object] = asyncio.Queue()
+        bob.on("receive-message", received.put_nowait)
+        for client in (alice, bob):
+            await client.connect(url, transports=["websocket"], wait_timeout=10)
+            await client.call("join-room", "room-123", timeout=10)
+        await alice.emit("send-message", {"roomId": "room-123", "message": "hello"})
+        message = await asyncio.wait_for(received.get(), 10)
+        assert isinstance(message, dict)
+        assert message["userId"] == alice.get_sid() and message["message"] == "hello"
+        for client in (alice, bob):
+            await client.disconnect()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0, stderr.decode()
+    assert stdout.decode().strip() == "stopped"
+    assert stderr.decode() == ""
+
+
+async def test_sigterm_also_stops_the_server_cleanly() -> None:
+    proc, _ = await start_serve()
+    proc.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0
+
+
+def test_a_command_is_required() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([])
+    args = build_parser().parse_args(["serve", "--port", "0"])
+    assert (args.command, args.host, args.port) == ("serve", "127.0.0.1", 0)

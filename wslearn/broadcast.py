@@ -1,0 +1,81 @@
+"""Broadcasts: who receives an event, resolved when it is sent.
+
+``server.to("r1").except_("muted").emit(...)`` builds a :class:`BroadcastOperator`,
+an immutable description of the targets (rooms, excluded rooms, excluded sockets).
+Each ``to``/``except_`` returns a new operator, so a half-built one can be kept and
+reused. :meth:`BroadcastOperator.emit` encodes the packet once and puts the same
+frames in the outgoing queue of every target; it never waits for a slow client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import UsageError
+from .packets import Packet, PacketType, encode
+from .rooms import ALL, Everyone
+
+if TYPE_CHECKING:
+    from .namespace import Namespace
+
+__all__ = ["RESERVED_EVENTS", "BroadcastOperator", "check_outgoing_name"]
+
+RESERVED_EVENTS = frozenset(
+    {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
+)
+"""Names the Socket.IO clients use for their own lifecycle: never sent as events."""
+
+
+def check_outgoing_name(event: str) -> None:
+    """Refuse event names the Socket.IO clients keep for themselves.
+
+    Raises:
+        UsageError: the name is reserved (or not a string).
+    """
+    if not isinstance(event, str) or event in RESERVED_EVENTS:
+        raise UsageError(f"cannot emit {event!r}: reserved by Socket.IO clients; rename it")
+
+
+@dataclass(frozen=True)
+class BroadcastOperator:
+    """Who receives a broadcast; immutable, so ``to``/``except_`` return new ones.
+
+    Attributes:
+        namespace: the namespace to send on.
+        rooms: the target rooms, or ALL for the whole namespace.
+        except_rooms: members of these rooms are left out.
+        except_sids: these sockets are left out.
+    """
+
+    namespace: Namespace
+    rooms: frozenset[str] | Everyone = ALL
+    except_rooms: frozenset[str] = field(default_factory=frozenset)
+    except_sids: frozenset[str] = field(default_factory=frozenset)
+
+    def to(self, room: str) -> BroadcastOperator:
+        """Also send to the members of ``room``."""
+        current = frozenset() if self.rooms is ALL else self.rooms
+        return replace(self, rooms=current | {room})
+
+    def except_(self, room: str) -> BroadcastOperator:
+        """Leave out the members of ``room`` (a socket id leaves out one socket)."""
+        return replace(self, except_rooms=self.except_rooms | {room})
+
+    def targets(self) -> set[str]:
+        """The socket ids this broadcast would reach right now."""
+        return self.namespace.server.registry.targets(
+            self.namespace.name, self.rooms, self.except_rooms, self.except_sids
+        )
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Encode the event once and queue the same frames for every target.
+
+        Never waits for a slow client: each one has a bounded queue of its own.
+        """
+        check_outgoing_name(event)
+        frames = tuple(encode(Packet(PacketType.EVENT, self.namespace.name, [event, *args])))
+        for sid in self.targets():
+            socket = self.namespace.sockets.get(sid)
+            if socket is not None:
+                socket._conn.enqueue(frames)

@@ -1,0 +1,405 @@
+"""Namespaces, sockets and broadcasts: the part of the server a handler sees.
+
+A :class:`Namespace` (``server.of("/chat")``) holds event handlers and middleware. Each
+client that connects to it gets a :class:`Socket`, which the handlers receive first::
+
+    @server.on("join-room")
+    async def join_room(socket: Socket, room_id: str) -> None:
+        socket.join(room_id)
+        await socket.to(room_id).emit("user-joined", socket.id)
+
+A handler's return value becomes the acknowledgement when the client asked for one:
+``None`` sends ``[]``, a tuple sends its items, anything else is sent as ``[value]``.
+
+Sending to many sockets goes through a :class:`~wslearn.broadcast.BroadcastOperator`, an immutable
+description of "who" (rooms, excluded rooms, excluded sockets) whose :meth:`emit`
+encodes the packet once and queues the same frames for every member.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import itertools
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+
+from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
+from .exceptions import AckTimeoutError, NotConnectedError, UsageError
+from .packets import Packet, PacketType, encode
+from .rooms import ALL
+
+if TYPE_CHECKING:
+    from ._connection import Connection
+    from .server import Server
+
+__all__ = [
+    "CATCH_ALL",
+    "MAX_EVENT_NAME_LENGTH",
+    "DisconnectReason",
+    "Handshake",
+    "Middleware",
+    "Namespace",
+    "Socket",
+]
+
+logger = logging.getLogger("wslearn.server")
+
+Handler: TypeAlias = Callable[..., Any]
+"""An event handler, sync or async: ``(socket, *args)``; its result is the ack."""
+Middleware: TypeAlias = Callable[["Socket", dict[str, Any]], Any]
+"""``(socket, auth) -> None``, sync or async; raise ConnectRefusedError to refuse."""
+H = TypeVar("H", bound=Callable[..., Any])
+
+CATCH_ALL = "*"
+"""Register a handler under this name to receive events that have no handler of their
+own, as ``(socket, event, *args)``."""
+
+MAX_EVENT_NAME_LENGTH = 256
+_DUNDER = re.compile(r"^__\w*__$")
+
+
+class DisconnectReason(enum.StrEnum):
+    """Why a socket left its namespace; the ``disconnect`` handler receives it."""
+
+    CLIENT_NAMESPACE = "client namespace disconnect"  # the client sent 41
+    SERVER_NAMESPACE = "server namespace disconnect"  # socket.disconnect(): a kick
+    FORCED_CLOSE = "forced close"  # socket.disconnect(close=True)
+    TRANSPORT_CLOSE = "transport close"  # the WebSocket closed (or Engine.IO "1")
+    TRANSPORT_ERROR = "transport error"  # TCP reset, wrong heartbeat direction
+    PING_TIMEOUT = "ping timeout"  # no pong within pingTimeout
+    PARSE_ERROR = "parse error"  # a malformed packet
+    SLOW_CLIENT = "slow client"  # the outgoing queue overflowed
+    SERVER_SHUTDOWN = "server shutting down"  # server.stop()
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What the client sent when it connected.
+
+    Attributes:
+        auth: the CONNECT packet's auth object (``{}`` when it sent none).
+        headers: the HTTP headers of the WebSocket upgrade request.
+        address: the client's IP address.
+        query: the query parameters of the upgrade request (first value of each).
+    """
+
+    auth: dict[str, Any]
+    headers: Mapping[str, str]
+    address: str
+    query: Mapping[str, str]
+
+
+def event_name_problem(name: str) -> str | None:
+    """Say what is wrong with an event name a client sent, or ``None`` if it is fine."""
+    if len(name) > MAX_EVENT_NAME_LENGTH:
+        return f"event name too long ({len(name)} characters, at most {MAX_EVENT_NAME_LENGTH})"
+    if not name or not name.isprintable():
+        return "event name must be non-empty printable text"
+    if name in RESERVED_EVENTS or _DUNDER.match(name) or name == CATCH_ALL:
+        return f"event name {name!r} is reserved"
+    return None
+
+
+def ack_arguments(result: Any) -> list[Any]:
+    """Turn a handler's return value into the ACK's argument list."""
+    if result is None:
+        return []
+    if isinstance(result, tuple):
+        return list(result)
+    return [result]
+
+
+async def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
+    """Call a sync or async callable and return its (awaited) result."""
+    result = handler(*args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _signature(handler: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(handler)
+    except (TypeError, ValueError):  # some builtins have none; then we just call
+        return None
+
+
+class SocketState(enum.Enum):
+    """Where a socket is in its life."""
+
+    CONNECTING = "connecting"  # middleware and connect handler are running
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+class Socket:
+    """One client's presence in one namespace.
+
+    Attributes:
+        id: this socket's id (also the name of its private room).
+        namespace: the namespace name, e.g. ``"/"`` or ``"/chat"``.
+        data: a dict for your own per-socket data (user name, ...).
+        handshake: what the client sent when it connected.
+    """
+
+    def __init__(self, namespace: Namespace, connection: Connection, handshake: Handshake):
+        self.id = secrets.token_urlsafe(15)
+        self.namespace = namespace.name
+        self.data: dict[str, Any] = {}
+        self.handshake = handshake
+        self.state = SocketState.CONNECTING
+        self._nsp = namespace
+        self._conn = connection
+        self._ack_ids = itertools.count()
+        self._acks: dict[int, asyncio.Future[list[Any]]] = {}
+        self._backlog: list[Packet] = []  # events that arrived while CONNECTING
+
+    def __repr__(self) -> str:
+        return f"<Socket {self.id} {self.namespace} {self.state.value}>"
+
+    @property
+    def connected(self) -> bool:
+        """True from the CONNECT reply until the socket leaves the namespace."""
+        return self.state is not SocketState.DISCONNECTED and self.id in self._nsp.sockets
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The rooms this socket is in, including its own."""
+        return self._nsp.server.registry.rooms_of(self.namespace, self.id)
+
+    def join(self, room: str) -> None:
+        """Enter a room of this namespace (does nothing once disconnected)."""
+        if self.connected:
+            self._nsp.server.registry.join(self.namespace, self.id, room)
+
+    def leave(self, room: str) -> None:
+        """Leave a room (does nothing if not in it)."""
+        self._nsp.server.registry.leave(self.namespace, self.id, room)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send an event to this client (dropped silently once it is disconnected)."""
+        check_outgoing_name(event)
+        self._send(Packet(PacketType.EVENT, self.namespace, [event, *args]))
+
+    async def emit_error(self, message: str, **details: Any) -> None:
+        """Send the ``error`` event: ``{"message": message, **details}``."""
+        await self.emit("error", {"message": message, **details})
+
+    def to(self, room: str) -> BroadcastOperator:
+        """Broadcast to a room, leaving this socket out (as ``socket.to`` in Socket.IO)."""
+        return BroadcastOperator(self._nsp, frozenset({room}), except_sids=frozenset({self.id}))
+
+    @property
+    def broadcast(self) -> BroadcastOperator:
+        """Broadcast to every socket of the namespace except this one."""
+        return BroadcastOperator(self._nsp, ALL, except_sids=frozenset({self.id}))
+
+    # The timeout is the ack deadline, part of the call (as Socket.IO's emitWithAck).
+    async def call(self, event: str, *args: Any, timeout: float = 5.0) -> list[Any]:  # noqa: ASYNC109
+        """Emit an event and wait for the client's acknowledgement.
+
+        Returns:
+            The arguments the client passed to its ack callback.
+
+        Raises:
+            AckTimeoutError: no ack within ``timeout`` seconds.
+            NotConnectedError: the socket is (or becomes) disconnected.
+        """
+        check_outgoing_name(event)
+        if not self.connected:
+            raise NotConnectedError(f"socket {self.id} is disconnected; cannot call {event!r}")
+        ack_id = next(self._ack_ids)
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._acks[ack_id] = future
+        try:
+            self._send(Packet(PacketType.EVENT, self.namespace, [event, *args], ack_id))
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            raise AckTimeoutError(event, timeout) from None
+        finally:
+            self._acks.pop(ack_id, None)
+
+    async def disconnect(self, close: bool = False) -> None:
+        """Kick this socket: send DISCONNECT, so the client does not reconnect.
+
+        Args:
+            close: also close the whole connection (every namespace of this client).
+        """
+        reason = DisconnectReason.FORCED_CLOSE if close else DisconnectReason.SERVER_NAMESPACE
+        self._nsp.remove(self, reason, notify_client=True)
+        if close:
+            await self._conn.close_after_flush()
+
+    def _send(self, packet: Packet) -> None:
+        if self.state is not SocketState.DISCONNECTED:
+            self._conn.enqueue(tuple(encode(packet)))
+
+    def _resolve_ack(self, ack_id: int, args: list[Any]) -> None:
+        future = self._acks.pop(ack_id, None)
+        if future is None:
+            logger.debug(
+                "socket %s: ignored ack %d, never issued or already answered", self.id, ack_id
+            )
+        elif not future.done():
+            future.set_result(args)
+
+    def _fail_acks(self) -> None:
+        for future in self._acks.values():
+            if not future.done():
+                future.set_exception(NotConnectedError(f"socket {self.id} disconnected"))
+        self._acks.clear()
+
+
+class Namespace:
+    """A namespace: its handlers, middleware and connected sockets.
+
+    Get one with ``server.of(name)``; ``"/"`` always exists.
+
+    Attributes:
+        name: e.g. ``"/"`` or ``"/chat"``.
+        server: the server it belongs to.
+        sockets: the connected sockets by id.
+    """
+
+    def __init__(self, server: Server, name: str) -> None:
+        self.server = server
+        self.name = name
+        self.sockets: dict[str, Socket] = {}
+        self._handlers: dict[str, Handler] = {}
+        self._signatures: dict[str, inspect.Signature | None] = {}
+        self._middleware: list[Middleware] = []
+
+    def __repr__(self) -> str:
+        return f"<Namespace {self.name} sockets={len(self.sockets)}>"
+
+    @property
+    def rooms(self) -> frozenset[str]:
+        """The non-empty rooms of this namespace, sockets' own rooms included."""
+        return self.server.registry.rooms(self.name)
+
+    def on(self, event: str) -> Callable[[H], H]:
+        """Decorator registering the handler of an event.
+
+        ``"connect"`` handlers get ``(socket)``, ``"disconnect"`` handlers get
+        ``(socket, reason)``, ``"*"`` gets ``(socket, event, *args)`` for events with
+        no handler of their own, and every other handler gets ``(socket, *args)``.
+
+        Raises:
+            UsageError: the name is one clients cannot send (reserved, too long).
+        """
+        problem = (
+            None if event in ("connect", "disconnect", CATCH_ALL) else event_name_problem(event)
+        )
+        if problem:
+            raise UsageError(f"cannot register a handler: {problem}")
+
+        def register(handler: H) -> H:
+            self._handlers[event] = handler
+            self._signatures[event] = _signature(handler)
+            return handler
+
+        return register
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """Add middleware run at every CONNECT, in order (usable as a decorator)."""
+        self._middleware.append(middleware)
+        return middleware
+
+    def to(self, room: str) -> BroadcastOperator:
+        """Start a broadcast to the members of ``room``."""
+        return BroadcastOperator(self, frozenset({room}))
+
+    def except_(self, room: str) -> BroadcastOperator:
+        """Start a broadcast to everyone but the members of ``room``."""
+        return BroadcastOperator(self, ALL, frozenset({room}))
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send an event to every socket of this namespace."""
+        await BroadcastOperator(self).emit(event, *args)
+
+    # -- called by the connection -------------------------------------------------
+
+    async def connect(self, socket: Socket) -> None:
+        """Run middleware, answer CONNECT, run the connect handler, then the backlog."""
+        connection = socket._conn
+        try:
+            for middleware in self._middleware:
+                await call_handler(middleware, socket, socket.handshake.auth)
+        except Exception as exc:
+            if connection.sockets.get(self.name) is socket:
+                del connection.sockets[self.name]
+            socket.state = SocketState.DISCONNECTED
+            connection.refuse(socket, exc)
+            return
+        if socket.state is SocketState.DISCONNECTED:
+            return  # the client left (or the connection closed) while middleware ran
+        self.sockets[socket.id] = socket
+        self.server.registry.add(self.name, socket.id)
+        socket._send(Packet(PacketType.CONNECT, self.name, {"sid": socket.id}))
+        connection.mark_connected()
+        if "connect" in self._handlers:
+            await self._run(socket, "connect", self._handlers["connect"], (socket,), None)
+        if socket.state is SocketState.CONNECTING:
+            socket.state = SocketState.CONNECTED
+            connection.start_events(socket)
+
+    def remove(self, socket: Socket, reason: DisconnectReason, notify_client: bool) -> None:
+        """Take a socket out of the namespace and schedule its disconnect handler."""
+        if socket.state is SocketState.DISCONNECTED:
+            return
+        announced = self.sockets.pop(socket.id, None) is not None
+        if notify_client and announced:
+            socket._send(Packet(PacketType.DISCONNECT, self.name))
+        socket.state = SocketState.DISCONNECTED
+        if socket._conn.sockets.get(self.name) is socket:
+            del socket._conn.sockets[self.name]
+        socket._conn.drop_backlog(socket)
+        self.server.registry.remove(self.name, socket.id)
+        socket._fail_acks()
+        handler = self._handlers.get("disconnect")
+        if announced and handler is not None:
+            args = (socket, str(reason))
+            self.server.spawn(self._run(socket, "disconnect", handler, args, None))
+
+    async def handle_event(self, socket: Socket, packet: Packet) -> None:
+        """Dispatch one EVENT to its handler and send the ack if one was asked for."""
+        name = packet.event or ""
+        problem = event_name_problem(name)
+        if problem is not None:
+            shown = {} if len(name) > MAX_EVENT_NAME_LENGTH else {"event": name}
+            await socket.emit_error(problem, **shown)
+            return
+        key = name if name in self._handlers else CATCH_ALL
+        handler = self._handlers.get(key)
+        if handler is None:
+            await socket.emit_error(f"unknown event {name!r}", event=name)
+            return
+        args = (socket, *packet.args) if key == name else (socket, name, *packet.args)
+        signature = self._signatures.get(key)
+        if signature is not None:
+            try:
+                signature.bind(*args)
+            except TypeError as exc:  # tell the client, instead of a handler failure
+                await socket.emit_error(f"wrong arguments for {name!r}: {exc}", event=name)
+                return
+        await self._run(socket, name, handler, args, packet.id)
+
+    async def _run(
+        self, socket: Socket, name: str, handler: Handler, args: Iterable[Any], ack: int | None
+    ) -> None:
+        try:
+            result = await call_handler(handler, *args)
+            if ack is not None:
+                socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
+        except Exception as exc:
+            logger.exception("the %r handler of namespace %s raised", name, self.name)
+            await socket.emit_error(
+                f"the {name!r} handler failed ({type(exc).__name__})", event=name
+            )

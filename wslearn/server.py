@@ -1,0 +1,348 @@
+"""A Socket.IO v5 server (Engine.IO v4, WebSocket transport) on ``websockets``.
+
+::
+
+    server = Server()
+
+    @server.on("join-room")
+    async def join_room(socket: Socket, room_id: str) -> None:
+        socket.join(room_id)
+        await socket.to(room_id).emit("user-joined", socket.id)
+
+    await server.start()          # 127.0.0.1, a free port
+    print(server.url)             # give this to a Socket.IO client
+    ...
+    await server.stop()
+
+The endpoint is ``/socket.io/`` with ``EIO=4&transport=websocket`` in the query; only
+the WebSocket transport is offered, so clients must be told to use it (in
+python-socketio, ``transports=["websocket"]``). Before the WebSocket handshake the
+server answers with a plain HTTP error and a body that says what to change:
+
+======  ============================================================================
+404     the path is not ``/socket.io/``
+400     ``EIO`` is not ``4``, ``transport`` is not ``websocket``, or a ``sid`` asks
+        to resume a session (long-polling upgrades are not supported)
+403     ``origins`` is set and the ``Origin`` header is not in it (websockets)
+429     ``max_connections_per_address`` is set and that address is at the cap
+======  ============================================================================
+
+Origin policy: by default (``origins=None``) every origin is accepted, like the
+guide's ``cors: {origin: "*"}``. With an allow-list, browsers from other sites get 403;
+a request with no ``Origin`` header at all is accepted while
+``allow_missing_origin=True`` (the default): browsers always send the header, so its
+absence means a command-line or server-side client (websockets, python-socketio),
+which an ``Origin`` check could not stop anyway. Set it to False to refuse them too.
+
+Once connected, see :mod:`wslearn._connection` for the close codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http
+import logging
+from collections import Counter
+from collections.abc import Callable, Coroutine, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server as WebSocketServer
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+from websockets.typing import Origin
+
+from ._connection import Connection
+from .broadcast import BroadcastOperator
+from .exceptions import UsageError
+from .namespace import Middleware, Namespace
+from .rooms import RoomRegistry
+
+__all__ = ["ENDPOINT", "Server"]
+
+logger = logging.getLogger("wslearn.server")
+
+ENDPOINT = "/socket.io/"
+T = TypeVar("T")
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+class Server:
+    """A Socket.IO-compatible server: namespaces, rooms, middleware, acks, broadcast.
+
+    Times are in seconds (the OPEN packet carries them in milliseconds).
+
+    Args:
+        ping_interval: seconds between a pong and the next ping (reference 25).
+        ping_timeout: seconds a client has to answer a ping (reference 20).
+        max_payload: the largest message accepted, in bytes; bigger ones close the
+            connection with 1009.
+        connect_timeout: seconds a new connection has to CONNECT to a namespace
+            (reference 45).
+        origins: allowed values of the ``Origin`` header, or None for any.
+        allow_missing_origin: with ``origins`` set, accept requests that carry no
+            ``Origin`` header (command-line clients). See the module docstring.
+        max_connections_per_address: refuse (HTTP 429) further connections from an
+            IP address that already has this many; None for no cap.
+        outgoing_queue_size: packets queued for one client before it counts as too
+            slow and is closed with 1008.
+        max_pending_events: events of one connection handled at the same time;
+            more wait before the connection reads further.
+        close_timeout: seconds a closing handshake may take before the TCP
+            connection is aborted.
+    """
+
+    def __init__(
+        self,
+        *,
+        ping_interval: float = 25.0,
+        ping_timeout: float = 20.0,
+        max_payload: int = 1_000_000,
+        connect_timeout: float = 45.0,
+        origins: Sequence[str] | None = None,
+        allow_missing_origin: bool = True,
+        max_connections_per_address: int | None = None,
+        outgoing_queue_size: int = 1024,
+        max_pending_events: int = 64,
+        close_timeout: float = 5.0,
+    ) -> None:
+        for name, value in [
+            ("ping_interval", ping_interval),
+            ("ping_timeout", ping_timeout),
+            ("connect_timeout", connect_timeout),
+            ("close_timeout", close_timeout),
+            ("max_payload", max_payload),
+            ("outgoing_queue_size", outgoing_queue_size),
+            ("max_pending_events", max_pending_events),
+        ]:
+            if not value > 0:
+                raise UsageError(f"{name} must be positive, got {value!r}")
+        if max_connections_per_address is not None and max_connections_per_address < 1:
+            raise UsageError("max_connections_per_address must be at least 1, or None")
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.max_payload = max_payload
+        self.connect_timeout = connect_timeout
+        self.origins = None if origins is None else tuple(origins)
+        self.allow_missing_origin = allow_missing_origin
+        self.max_connections_per_address = max_connections_per_address
+        self.outgoing_queue_size = outgoing_queue_size
+        self.max_pending_events = max_pending_events
+        self.close_timeout = close_timeout
+
+        self.registry = RoomRegistry()
+        self.namespaces: dict[str, Namespace] = {"/": Namespace(self, "/")}
+        self.connections: set[Connection] = set()
+        self.stopping = False
+        self._per_address: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ws_server: WebSocketServer | None = None
+        self._host = "127.0.0.1"
+        self._port: int | None = None
+
+    def __repr__(self) -> str:
+        where = self.url if self._ws_server is not None else "not started"
+        return f"<Server {where} connections={len(self.connections)}>"
+
+    # -- namespaces and handlers --------------------------------------------------
+
+    def of(self, name: str) -> Namespace:
+        """The namespace called ``name``, created on first use.
+
+        Raises:
+            UsageError: the name does not start with ``/`` or contains a comma.
+        """
+        if not name.startswith("/") or "," in name:
+            raise UsageError(f"a namespace starts with '/' and has no comma, got {name!r}")
+        if name not in self.namespaces:
+            self.namespaces[name] = Namespace(self, name)
+        return self.namespaces[name]
+
+    def on(self, event: str) -> Callable[[H], H]:
+        """Register a handler on the main namespace ``"/"`` (see :meth:`Namespace.on`)."""
+        return self.namespaces["/"].on(event)
+
+    def use(self, middleware: Middleware) -> Middleware:
+        """Add connect middleware to the main namespace ``"/"``."""
+        return self.namespaces["/"].use(middleware)
+
+    def to(self, room: str) -> BroadcastOperator:
+        """Start a broadcast to a room of ``"/"`` (a socket id targets one socket)."""
+        return self.namespaces["/"].to(room)
+
+    def except_(self, room: str) -> BroadcastOperator:
+        """Start a broadcast to everyone on ``"/"`` but the members of ``room``."""
+        return self.namespaces["/"].except_(room)
+
+    async def emit(self, event: str, *args: Any) -> None:
+        """Send an event to every socket connected to ``"/"``."""
+        await self.namespaces["/"].emit(event, *args)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on.
+
+        Raises:
+            UsageError: the server is not started.
+        """
+        if self._port is None:
+            raise UsageError("the server is not started; await server.start() first")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The URL to give a Socket.IO client, e.g. ``http://127.0.0.1:8000``."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._ws_server is not None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Listen on ``host:port`` (port 0 picks a free port; read :attr:`port`).
+
+        Raises:
+            UsageError: the server is already running.
+            OSError: the address is in use or cannot be bound.
+        """
+        if self._ws_server is not None:
+            raise UsageError(f"the server is already running at {self.url}; stop() it first")
+        origins: list[Origin | None] | None = None
+        if self.origins is not None:
+            origins = [Origin(origin) for origin in self.origins]
+            if self.allow_missing_origin:
+                origins.append(None)
+        self.stopping = False
+        self._ws_server = await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._check_request,
+            origins=origins,
+            max_size=self.max_payload,
+            ping_interval=None,  # Engine.IO has its own heartbeat
+            close_timeout=self.close_timeout,
+        )
+        self._host = host
+        self._port = self._ws_server.sockets[0].getsockname()[1]
+        logger.info("serving Socket.IO at %s", self.url)
+
+    async def stop(self) -> None:
+        """Close every connection with 1001 (no DISCONNECT: clients reconnect) and stop.
+
+        Handlers still running after ``close_timeout`` are cancelled. Calling it on a
+        stopped server does nothing.
+        """
+        ws_server = self._ws_server
+        if ws_server is None:
+            return
+        self.stopping = True
+        ws_server.close(close_connections=False)  # stop accepting first
+        await asyncio.gather(*(conn.shutdown() for conn in list(self.connections)))
+        await ws_server.wait_closed()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=self.close_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._ws_server = None
+        self._port = None
+        logger.info("server stopped")
+
+    async def __aenter__(self) -> Server:
+        if not self.running:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run a coroutine in a task the server keeps until it ends (or stop())."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("background task failed", exc_info=task.exception())
+
+    # -- connections --------------------------------------------------------------
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        if url.path.rstrip("/") != ENDPOINT.rstrip("/"):
+            return _refuse(connection, 404, f"Not Found: the Socket.IO endpoint is {ENDPOINT}")
+        query = parse_qs(url.query, keep_blank_values=True)
+        eio = query.get("EIO", [""])
+        if eio != ["4"]:
+            return _refuse(
+                connection,
+                400,
+                "Bad Request: EIO=4 is required (Engine.IO v4 / Socket.IO v5), "
+                f"got EIO={eio[0]!r}",
+            )
+        transport = query.get("transport", [""])
+        if transport != ["websocket"]:
+            return _refuse(
+                connection,
+                400,
+                "Bad Request: only transport=websocket is served (no long-polling); "
+                f"got transport={transport[0]!r}. Tell the client transports=['websocket'].",
+            )
+        if "sid" in query:
+            return _refuse(
+                connection,
+                400,
+                "Bad Request: resuming a session (sid=...) is not supported; "
+                "open a new WebSocket connection without sid",
+            )
+        cap = self.max_connections_per_address
+        if cap is not None and self._per_address[_address(connection)] >= cap:
+            logger.warning("refused a connection from %s: cap of %d", _address(connection), cap)
+            return _refuse(
+                connection, 429, f"Too Many Requests: at most {cap} connections per address"
+            )
+        return None
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        address = _address(ws)
+        self._per_address[address] += 1
+        try:
+            cap = self.max_connections_per_address
+            if cap is not None and self._per_address[address] > cap:
+                # Several handshakes raced past the HTTP check.
+                await ws.close(CloseCode.TRY_AGAIN_LATER, "too many connections from this address")
+                return
+            conn = Connection(self, ws)
+            self.connections.add(conn)
+            try:
+                await conn.run()
+            finally:
+                self.connections.discard(conn)
+        finally:
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
+
+
+def _address(connection: ServerConnection) -> str:
+    remote = connection.remote_address
+    return str(remote[0]) if remote else ""
+
+
+def _refuse(connection: ServerConnection, status: int, text: str) -> Response:
+    return connection.respond(http.HTTPStatus(status), text + "\n")
