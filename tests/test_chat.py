@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import SioFactory
+from support import SioFactory
 
 from wslearn.chat import add_chat_handlers, iso_timestamp
 from wslearn.server import Server

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import RawFactory, ServerFactory, SioFactory, eventually
+from support import RawFactory, ServerFactory, SioFactory, eventually
 
 import wslearn.broadcast
 from wslearn.exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError

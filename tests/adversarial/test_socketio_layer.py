@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import RawClient, RawFactory, ServerFactory, eventually, wire_url
+from support import RawClient, RawFactory, ServerFactory, eventually, wire_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import socketio
-from conftest import ServerFactory, SioFactory, eventually
+from support import ServerFactory, SioFactory, eventually
 
 from wslearn.exceptions import ConnectRefusedError
 from wslearn.namespace import Socket
