@@ -68,14 +68,14 @@ def check_name(name: Any) -> str:
     """
     if not isinstance(name, str):
         raise ValueError(f"name must be a string, got {type(name).__name__}")
-    name = name.strip()
-    if not name:
+    text: str = name.strip()
+    if not text:
         raise ValueError("name must not be empty")
-    if len(name) > MAX_NAME_LENGTH:
-        raise ValueError(f"name is {len(name)} characters long; at most {MAX_NAME_LENGTH}")
-    if not name.isprintable():
+    if len(text) > MAX_NAME_LENGTH:
+        raise ValueError(f"name is {len(text)} characters long; at most {MAX_NAME_LENGTH}")
+    if not text.isprintable():
         raise ValueError("name must be printable text (no control characters)")
-    return name
+    return text
 
 
 def _name(socket: Socket) -> str:
