@@ -267,6 +267,7 @@ async def test_use_socket_with_a_url_connects_owns_and_closes_the_client(
     await eventually(lambda: sock.connected)
     await sock.close()
     assert sock.client.state is ClientState.CLOSED
+    assert (sock.state, sock.connected) == ("closed", False)
 
 
 async def test_use_socket_puts_a_connection_failure_in_the_error_trait(

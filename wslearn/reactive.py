@@ -136,11 +136,11 @@ class SocketState(HasTraits):
         if self.closed:
             return
         self.closed = True
-        self.client.remove_state_listener(self._follow)
-        self.client.off("connect_error", self._connect_error)
         await self.tasks.cancel_all()
         if self.owns_client:
-            await self.client.disconnect()
+            await self.client.disconnect()  # still followed: the traits end as "closed"
+        self.client.remove_state_listener(self._follow)
+        self.client.off("connect_error", self._connect_error)
 
 
 def use_socket(target: Client | str, **options: Any) -> SocketState:
