@@ -164,7 +164,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 _OPEN_AND_RUN_ALL = """
-async (name) => {
+async ({name, skipLast}) => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const app = window.jupyterapp;
   const until = async (check, what) => {
@@ -185,11 +185,21 @@ async (name) => {
   await panel.sessionContext.ready;
   const kernel = () => panel.sessionContext.session && panel.sessionContext.session.kernel;
   await until(() => kernel() && kernel().status === 'idle', 'an idle kernel');
-  await app.commands.execute('notebook:run-all-cells');
+  const cells = panel.content.model.cells;
+  // Stored outputs carry execution counts: clear them so "did not run" means it.
+  await app.commands.execute('notebook:clear-all-cell-outputs');
+  if (skipLast) {
+    // Select the last cell and run everything above it (the notebook's clean-up cell
+    // stays unrun, so what the cells started is still alive for the test).
+    panel.content.activeCellIndex = cells.length - 1;
+    await app.commands.execute('notebook:run-all-above');
+  } else {
+    await app.commands.execute('notebook:run-all-cells');
+  }
   await until(() => kernel().status === 'idle', 'the kernel to finish');
   const problems = [];
-  const cells = panel.content.model.cells;
-  for (let i = 0; i < cells.length; i++) {
+  const last = skipLast ? cells.length - 1 : cells.length;
+  for (let i = 0; i < last; i++) {
     const cell = cells.get(i);
     if (cell.type !== 'code') continue;
     if (cell.executionCount === null) problems.push('cell ' + i + ' did not run');
@@ -207,15 +217,17 @@ async (name) => {
 def run_notebook(lab: Lab, page: Any) -> Any:
     """Open a notebook in JupyterLab, wait for an idle kernel, run all cells.
 
-    Returns a function ``run(name) -> page`` that fails the test if a cell raised or
-    did not run. Waiting for the session and an idle kernel before "Run All" is what
-    makes this reliable; acting earlier races the kernel's start.
+    Returns a function ``run(name, skip_last=False) -> page`` that fails the test if a
+    cell raised or did not run. With ``skip_last`` it runs every cell above the last
+    one ("Run All Above Selected Cell"), for notebooks whose last cell cleans up what
+    the test still needs. Waiting for the session and an idle kernel before running is
+    what makes this reliable; acting earlier races the kernel's start.
     """
 
-    def run(name: str) -> Any:
+    def run(name: str, skip_last: bool = False) -> Any:
         page.goto(lab.notebook_url(name))
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-        problems = page.evaluate(_OPEN_AND_RUN_ALL, name)
+        problems = page.evaluate(_OPEN_AND_RUN_ALL, {"name": name, "skipLast": skip_last})
         assert problems == [], problems
         return page
 
