@@ -42,7 +42,7 @@ test: lint typecheck
 
 # Re-execute every notebook in a fresh kernel and store its outputs.
 notebooks: $(STAMP)
-	$(BIN)/python tools/store_notebooks.py notebooks/*.ipynb
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/store_notebooks.py notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
