@@ -177,7 +177,7 @@ def test_websockets_and_we_both_refuse_a_reserved_opcode() -> None:
         (b"\x82\x7f" + (65535).to_bytes(8, "big") + bytes(65535), "length 65535 uses the 64"),
         (b"\x82\x7f" + (1 << 63).to_bytes(8, "big"), "most significant bit"),
         (b"\x82\x7f\x00", "needs 10 bytes, got 3"),
-        (b"\x88\x7e\x01\x00", "at most 125 bytes, not 126"),
+        (b"\x88\x7e\x01\x00", "at most 125 bytes, not 256"),
     ],
 )
 def test_decode_refuses_bad_frames_and_says_why(data: bytes, message: str) -> None:
