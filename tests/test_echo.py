@@ -335,3 +335,12 @@ async def test_many_clients_are_numbered_and_served_independently(server: EchoSe
 def test_a_client_needs_a_running_event_loop() -> None:
     with pytest.raises(UsageError, match="needs a running event loop"):
         WebSocketClient("ws://127.0.0.1:9")
+
+
+def test_long_messages_are_shortened_in_log_lines() -> None:
+    assert str(ServerEvent("message", 2, bytes(range(256)) + bytes(44))) == (
+        "client 2 sent 300 bytes (00 01 02 03 04 05 06 07 ...)"
+    )
+    assert str(ServerEvent("message", 2, "x" * 50)) == (
+        f"client 2 sent {'x' * 40!r}... (50 characters)"
+    )

@@ -279,3 +279,8 @@ def test_format_explanation_writes_one_line_per_row_under_a_header() -> None:
     assert text.splitlines()[0].split() == ["offset", "bytes", "field", "meaning"]
     assert text.splitlines()[1].split()[:3] == ["0", "89", "10001001"]
     assert len(text.splitlines()) == 1 + len(rows)
+
+
+def test_explain_frame_shows_printable_control_payloads_as_bytes_and_others_as_hex() -> None:
+    assert explain_frame(b"\x89\x02hi")[-1].meaning == "b'hi'"
+    assert explain_frame(b"\x82\x02\x00\xff")[-1].meaning == "00 ff"

@@ -76,8 +76,17 @@ class ServerEvent:
         if self.kind == "connect":
             return f"client {self.client} connected"
         if self.kind == "message":
-            return f"client {self.client} sent {self.data!r}"
+            return f"client {self.client} sent {_brief(self.data)}"
         return f"client {self.client} disconnected (code {self.code})"
+
+
+def _brief(data: str | bytes | None, limit: int = 40) -> str:
+    """A message short enough for one log line."""
+    if data is None or len(data) <= limit:
+        return repr(data)
+    if isinstance(data, str):
+        return f"{data[:limit]!r}... ({len(data)} characters)"
+    return f"{len(data)} bytes ({data[:8].hex(' ')} ...)"
 
 
 class EchoServer:

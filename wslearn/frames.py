@@ -285,7 +285,7 @@ class FrameField:
     meaning: str
 
 
-def _show(data: bytes, limit: int = 8) -> str:
+def _show(data: bytes, limit: int = 6) -> str:
     shown = data[:limit].hex(" ")
     return shown + (f" ... ({len(data)} bytes)" if len(data) > limit else "")
 
@@ -349,12 +349,14 @@ def _describe(frame: Frame) -> str:
             return repr(frame.payload.decode("utf-8"))
         except UnicodeDecodeError:
             return "text that is not valid UTF-8"
-    return _show(frame.payload)
+    if frame.payload and frame.payload.isascii() and frame.payload.decode().isprintable():
+        return repr(frame.payload)
+    return _show(frame.payload) or "empty"
 
 
 def format_explanation(rows: list[FrameField]) -> str:
     """Lay out :func:`explain_frame` rows as a fixed-width text table."""
-    lines = [f"{'offset':>6}  {'bytes':<27}  {'field':<9}  meaning"]
+    lines = [f"{'offset':>6}  {'bytes':<34}  {'field':<9}  meaning"]
     for row in rows:
-        lines.append(f"{row.offset:>6}  {_show(row.raw):<27}  {row.field:<9}  {row.meaning}")
+        lines.append(f"{row.offset:>6}  {_show(row.raw):<34}  {row.field:<9}  {row.meaning}")
     return "\n".join(lines)
