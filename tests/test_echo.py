@@ -344,3 +344,23 @@ def test_long_messages_are_shortened_in_log_lines() -> None:
     assert str(ServerEvent("message", 2, "x" * 50)) == (
         f"client 2 sent {'x' * 40!r}... (50 characters)"
     )
+
+
+async def test_replies_arriving_after_close_are_not_delivered_as_in_the_browser(
+    server: EchoServer,
+) -> None:
+    client = WebSocketClient(server.url)
+    events = record_everything(client)
+
+    def close_after_first(event: MessageEvent) -> None:
+        client.close()
+
+    client.add_event_listener("message", close_after_first)
+    await client.opened()
+    for n in range(5):
+        client.send(str(n))
+    await client.closed()
+    assert [e.data for e in events if isinstance(e, MessageEvent)] == ["Echo: 0"]
+    # The server still received (and logged) every message sent before the close.
+    await eventually(lambda: server.log[-1].kind == "disconnect")
+    assert [e.data for e in server.log if e.kind == "message"] == list("01234")

@@ -340,8 +340,9 @@ class WebSocketClient:
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Start the closing handshake after the messages already queued.
 
-        Closing while still connecting abandons the connection (error, then close 1006).
-        Closing twice does nothing.
+        As in the browser, messages that arrive after this call are not delivered:
+        wait for the replies you need before closing. Closing while still connecting
+        abandons the connection (error, then close 1006). Closing twice does nothing.
 
         Raises:
             UsageError: for a code other than 1000 or 3000-4999 (the browser's rule), or
@@ -430,7 +431,9 @@ class WebSocketClient:
             await self._dispatch("open", OpenEvent())
             with contextlib.suppress(ConnectionClosed):
                 async for message in connection:
-                    await self._dispatch("message", MessageEvent(message))
+                    # As in the browser: once close() is called, replies are dropped.
+                    if self._state is ReadyState.OPEN:
+                        await self._dispatch("message", MessageEvent(message))
         finally:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
