@@ -2,9 +2,9 @@
 
 The names below are the public API; everything else lives in its module.
 
-Pure core, no I/O, time passed in as ``now``: ``handshake`` (RFC 6455 handshake and
-frames), ``packets`` (Engine.IO / Socket.IO codec), ``rooms``, ``backoff``,
-``heartbeat``, ``outbox`` and ``dedup``.
+Pure core, no I/O, time passed in as ``now``: ``handshake`` and ``frames`` (RFC
+6455), ``packets`` (Engine.IO / Socket.IO codec), ``rooms``, ``backoff``, ``heartbeat``,
+``outbox`` and ``dedup``.
 
 asyncio layer, the only modules that touch sockets: ``server`` (:class:`Server`),
 ``client`` (:class:`Client`), ``echo`` (plain WebSockets), ``proxy`` (a link you can
@@ -18,10 +18,14 @@ from .backoff import Backoff
 from .chat import add_chat_handlers
 from .client import Client, ClientState
 from .dedup import Deduplicator
+from .echo import EchoServer, ReadyState, WebSocketClient
 from .exceptions import (
     AckTimeoutError,
     ConnectFailedError,
     ConnectRefusedError,
+    FrameError,
+    HandshakeError,
+    KernelLoopError,
     NotConnectedError,
     PacketError,
     ProtocolError,
@@ -50,7 +54,11 @@ __all__ = [
     "ConnectRefusedError",
     "Deduplicator",
     "DisconnectReason",
+    "EchoServer",
+    "FrameError",
+    "HandshakeError",
     "HeartbeatAction",
+    "KernelLoopError",
     "LinkProxy",
     "LinkState",
     "Namespace",
@@ -63,11 +71,13 @@ __all__ = [
     "PingSchedule",
     "ProtocolError",
     "QueueFullError",
+    "ReadyState",
     "RoomRegistry",
     "Server",
     "SilenceWatch",
     "Socket",
     "UsageError",
+    "WebSocketClient",
     "WslearnError",
     "__version__",
     "add_chat_handlers",
