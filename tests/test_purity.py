@@ -19,6 +19,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "wslearn"
 
 PURE_MODULES = [
     "handshake",
+    "frames",
     "packets",
     "rooms",
     "backoff",

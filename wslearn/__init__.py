@@ -1,15 +1,31 @@
 """wslearn: real-time messaging over WebSockets, learned by running it.
 
-The pure core (``handshake``, ``packets``, ``rooms``, ``backoff``, ``heartbeat``,
-``outbox``) does no I/O and takes time as a parameter. The asyncio layer
-(``echo``, ``server``, ``client``, ``kernel``) is the only part that touches sockets.
+The names below are the public API; everything else lives in its module.
+
+Pure core, no I/O, time passed in as ``now``: ``handshake`` and ``frames`` (RFC
+6455), ``packets`` (Engine.IO / Socket.IO codec), ``rooms``, ``backoff``, ``heartbeat``,
+``outbox`` and ``dedup``.
+
+asyncio layer, the only modules that touch sockets: ``server`` (:class:`Server`),
+``client`` (:class:`Client`), ``echo`` (plain WebSockets), ``proxy`` (a link you can
+slow, pause or cut), ``polling`` and ``measure`` (HTTP polling vs push), ``kernel``
+(servers inside a running Jupyter kernel).
 """
 
 from __future__ import annotations
 
+from .backoff import Backoff
+from .chat import add_chat_handlers
+from .client import Client, ClientState
+from .dedup import Deduplicator
+from .echo import EchoServer, ReadyState, WebSocketClient
 from .exceptions import (
     AckTimeoutError,
+    ConnectFailedError,
     ConnectRefusedError,
+    FrameError,
+    HandshakeError,
+    KernelLoopError,
     NotConnectedError,
     PacketError,
     ProtocolError,
@@ -17,17 +33,52 @@ from .exceptions import (
     UsageError,
     WslearnError,
 )
+from .heartbeat import AppHeartbeat, HeartbeatAction, PingSchedule, SilenceWatch
+from .namespace import DisconnectReason, Namespace, Socket
+from .outbox import Outbox, Overflow
+from .packets import Packet, PacketType
+from .proxy import LinkProxy, LinkState
+from .rooms import ALL, RoomRegistry
+from .server import Server
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALL",
     "AckTimeoutError",
+    "AppHeartbeat",
+    "Backoff",
+    "Client",
+    "ClientState",
+    "ConnectFailedError",
     "ConnectRefusedError",
+    "Deduplicator",
+    "DisconnectReason",
+    "EchoServer",
+    "FrameError",
+    "HandshakeError",
+    "HeartbeatAction",
+    "KernelLoopError",
+    "LinkProxy",
+    "LinkState",
+    "Namespace",
     "NotConnectedError",
+    "Outbox",
+    "Overflow",
+    "Packet",
     "PacketError",
+    "PacketType",
+    "PingSchedule",
     "ProtocolError",
     "QueueFullError",
+    "ReadyState",
+    "RoomRegistry",
+    "Server",
+    "SilenceWatch",
+    "Socket",
     "UsageError",
+    "WebSocketClient",
     "WslearnError",
     "__version__",
+    "add_chat_handlers",
 ]
