@@ -25,12 +25,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from ._service import Service
 from .exceptions import NotConnectedError, UsageError
 
 __all__ = [
@@ -89,7 +90,7 @@ def _brief(data: str | bytes | None, limit: int = 40) -> str:
     return f"{len(data)} bytes ({data[:8].hex(' ')} ...)"
 
 
-class EchoServer:
+class EchoServer(Service):
     """A WebSocket echo server on :func:`websockets.asyncio.server.serve`.
 
     Args:
@@ -149,7 +150,7 @@ class EchoServer:
         """The latest connects, messages and disconnects, oldest first."""
         return list(self._log)
 
-    async def start(self) -> EchoServer:
+    async def start(self) -> Self:
         """Bind and start serving; returns the server so ``await EchoServer().start()`` reads.
 
         Starting a running server does nothing.
@@ -168,17 +169,6 @@ class EchoServer:
         if server is not None:
             server.close()
             await server.wait_closed()
-
-    async def __aenter__(self) -> EchoServer:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def __repr__(self) -> str:
         where = self.url if self._server is not None else "stopped"
