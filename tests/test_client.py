@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support import recorder, until
 from websockets.asyncio.server import ServerConnection, serve
 
 from wslearn.backoff import Backoff
@@ -113,24 +114,6 @@ async def connected(server: FakeServer, client: Client, **kwargs: Any) -> Peer:
     peer_task = asyncio.ensure_future(server.accept(**kwargs))
     await client.connect()
     return await peer_task
-
-
-def recorder(client: Client, event: str, **kwargs: Any) -> tuple[list[Any], asyncio.Event]:
-    """Record every call of ``event``; the Event is set at each call."""
-    calls: list[Any] = []
-    flag = asyncio.Event()
-
-    def listener(*args: Any) -> None:
-        calls.append(args[0] if len(args) == 1 else args)
-        flag.set()
-
-    client.on(event, listener, **kwargs)
-    return calls, flag
-
-
-async def until(flag: asyncio.Event) -> None:
-    await asyncio.wait_for(flag.wait(), WAIT)
-    flag.clear()
 
 
 async def state_reached(client: Client, state: ClientState) -> None:
