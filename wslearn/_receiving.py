@@ -111,8 +111,13 @@ class Receiver(ClientBase):
                 ns.inbox.append(item)
         else:  # ACK, BINARY_ACK
             entry = self._pending.get(item.id) if item.id is not None else None
+            callback = session.callbacks.pop(item.id, None) if item.id is not None else None
             if entry is not None and entry[0] == ns.name and not entry[1].done():
                 entry[1].set_result(item.args)
+            elif callback is not None:
+                ok, result = call_listener(callback, tuple(item.args), _log)
+                if ok and inspect.isawaitable(result):
+                    self._spawn(result)
             else:
                 _log.debug("ignored an ack for unknown id %s on %s", item.id, ns.name)
         return None

@@ -11,6 +11,7 @@ import asyncio
 import enum
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -190,6 +191,8 @@ class Session:
         live: emits go straight to the wire.
         ready: received events are dispatched at once instead of kept in the inbox.
         reader: the task receiving frames; its result is the disconnect reason.
+        callbacks: ack callbacks of :meth:`Client.emit_now`, by ack id; they are
+            forgotten with the session, since acks never cross connections.
     """
 
     def __init__(self, ws: ClientConnection, info: OpenInfo, namespaces: list[str]) -> None:
@@ -203,6 +206,7 @@ class Session:
         self.live = False
         self.ready = False
         self.reader: asyncio.Task[str] | None = None
+        self.callbacks: dict[int, Callable[..., object]] = {}
 
     async def close(self, *, polite: bool) -> None:
         """Close the WebSocket: a closing handshake if the peer is alive, else an abort."""
