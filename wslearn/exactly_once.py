@@ -49,13 +49,16 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .dedup import Deduplicator
 from .namespace import Socket
 from .reliable import ID_KEY
 
-__all__ = ["AppliedLog", "ExactlyOnce", "client_key"]
+if TYPE_CHECKING:
+    from .server import Server
+
+__all__ = ["AppliedLog", "ExactlyOnce", "add_ledger_handlers", "client_key"]
 
 logger = logging.getLogger("wslearn.server")
 
@@ -295,3 +298,38 @@ def _cut_torn_tail(path: Path) -> int:
         if keep < size:
             file.truncate(keep)
         return size - keep
+
+
+def add_ledger_handlers(
+    server: Server,
+    log: AppliedLog,
+    *,
+    event: str = "append",
+    window: int = 10_000,
+    per_key: int = 1000,
+) -> ExactlyOnce:
+    """A server whose whole state is the log: each ``event`` is appended exactly once.
+
+    Every ``event`` (with its trailing ``{"_id": ...}``) is written to ``log`` with
+    its id, in one write, unless that id was applied before; the deduplicator starts
+    from the log's tail, so a restarted process keeps the promise. It is the server
+    of ``python -m wslearn ledger`` and of the fault tests.
+
+    Args:
+        server: the server to add the handler to (on ``"/"``).
+        log: the applied-message log (the state).
+        event: the event name to handle.
+        window: ids remembered in total (see :meth:`AppliedLog.deduplicator`).
+        per_key: ids remembered per client: at least the clients' outbox capacity.
+
+    Returns:
+        The :class:`ExactlyOnce` guarding the handler (its counters are live).
+    """
+    once = ExactlyOnce(log.deduplicator(window=window, per_key=per_key))
+
+    @server.on(event)
+    @once
+    def append(socket: Socket, *args: Any, msg_id: str) -> None:
+        log.append(msg_id, event, list(args))
+
+    return once
