@@ -25,6 +25,7 @@ PURE_MODULES = [
     "heartbeat",
     "outbox",
     "dedup",
+    "recovery",
     "exceptions",
 ]
 

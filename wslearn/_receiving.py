@@ -83,6 +83,12 @@ class Receiver(ClientBase):
             if not isinstance(sid, str):
                 raise PacketError("the CONNECT reply has no sid (not a Socket.IO v5 server?)")
             if not session.settled.done():
+                pid = item.data.get("pid")
+                pid = pid if isinstance(pid, str) else None
+                ns.recovered = pid is not None and pid == ns.pid  # the server kept it
+                if pid != ns.pid:
+                    ns.offset = None  # a new session: older offsets mean nothing to it
+                ns.pid = pid
                 ns.sid, ns.connected = sid, True
                 session.answered(ns.name)
         elif kind is PacketType.CONNECT_ERROR:
@@ -125,6 +131,8 @@ class Receiver(ClientBase):
     def _dispatch(self, session: Session, ns: NamespaceState, packet: Packet) -> None:
         """Call the listeners of one event; synchronous so events keep their order."""
         event, args = packet.event or "", tuple(packet.args)
+        if ns.pid is not None and packet.id is None and args and isinstance(args[-1], str):
+            ns.offset = args[-1]  # recovery: the server's offset rides last, as in Node
         for awaitable in ns.emitter.emit_any(event, *args):
             self._spawn(awaitable)
         listeners = ns.emitter.listeners(event)

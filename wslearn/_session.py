@@ -167,6 +167,10 @@ class NamespaceState:
         connected: the server accepted the CONNECT in the current session.
         active: False once the server kicked it: it is not reconnected.
         inbox: events that arrived before the session was ready, in order.
+        pid: the server's private session id (connection state recovery), if any.
+        offset: the last event offset received while ``pid`` was set.
+        recovered: the last CONNECT resumed the previous session (same sid and
+            rooms, missed events replayed).
     """
 
     name: str
@@ -175,6 +179,9 @@ class NamespaceState:
     connected: bool = False
     active: bool = True
     inbox: list[Packet] = field(default_factory=list)
+    pid: str | None = None
+    offset: str | None = None
+    recovered: bool = False
 
 
 class Session:

@@ -287,8 +287,12 @@ class Client(Receiver):
                             ws.transport.abort()
                     session.reader = asyncio.create_task(self._read(session))
                     for ns in active:
+                        data = auth
+                        if ns.pid is not None and ns.offset is not None:
+                            # Connection state recovery: ask for the missed events.
+                            data = {**(auth or {}), "pid": ns.pid, "offset": ns.offset}
                         await self._write(
-                            session, encode(Packet(PacketType.CONNECT, ns.name, auth))
+                            session, encode(Packet(PacketType.CONNECT, ns.name, data))
                         )
                     await asyncio.wait(
                         (session.settled, session.reader), return_when=asyncio.FIRST_COMPLETED
