@@ -78,7 +78,10 @@ class ExactlyOnce:
     Messages of one client key are applied one at a time, in arrival order, even when
     the handler is async and awaits: a newer message never overtakes an older one.
     The id is remembered only once the handler returned, so a handler that raised
-    is applied again when the message comes back.
+    is applied again when the message comes back. It comes back only after the next
+    reconnection, and newer messages are applied meanwhile: a handler that raises
+    breaks the order for that message. Refuse bad input by returning (answer with
+    ``socket.emit_error``), and raise only for failures worth a retry.
 
     Args:
         dedup: the memory of applied ids; its ``per_key`` must be at least the

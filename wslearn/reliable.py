@@ -26,7 +26,9 @@ Order: one task sends, oldest first. After every (re)connection it starts again 
 the oldest unacknowledged message, so a message lost with the old connection goes out
 again before anything newer; the server recognises the ones it already applied.
 Messages sent on one connection arrive in order (one TCP stream), so the server sees
-each message after all older ones: it applies them in order, exactly once.
+each message after all older ones: it applies them in order, exactly once. (Plain
+:meth:`Client.emit` calls are not part of that order: they may overtake reliable
+messages still queued.)
 """
 
 from __future__ import annotations
