@@ -820,3 +820,49 @@ async def test_async_with_connects_and_disconnects(server: FakeServer) -> None:
 def test_a_url_with_a_path_is_refused_with_advice() -> None:
     with pytest.raises(ValueError, match="namespaces="):
         Client("http://127.0.0.1:1/chat")
+
+
+# -- emit_now ---------------------------------------------------------------------------
+
+
+async def test_emit_now_sends_with_an_ack_id_and_calls_back_with_the_ack(
+    server: FakeServer,
+) -> None:
+    client = Client(server.url, reconnection=FAST)
+    peer = await connected(server, client)
+    acks: list[Any] = []
+    acked = asyncio.Event()
+
+    def on_ack(*args: Any) -> None:
+        acks.append(args)
+        acked.set()
+
+    assert await client.emit_now("note", 1, callback=on_ack)
+    frame = await peer.recv()
+    assert frame == '420["note",1]'
+    await peer.send('430["ok",2]')
+    await until(acked)
+    assert acks == [("ok", 2)]
+    assert await client.emit_now("plain")  # no callback: no ack asked
+    assert await peer.recv() == '42["plain"]'
+    await client.disconnect()
+
+
+async def test_an_ack_id_from_a_lost_connection_never_calls_back(server: FakeServer) -> None:
+    client = Client(server.url, reconnection=FAST)
+    peer = await connected(server, client)
+    acks: list[Any] = []
+    assert await client.emit_now("note", callback=acks.append)
+    assert await peer.recv() == '420["note"]'
+    await peer.ws.close()
+    await state_reached(client, ClientState.RECONNECTING)
+    assert not await client.emit_now("note", callback=acks.append)  # nothing kept
+    assert client.buffered == 0
+    second = await server.accept()
+    await state_reached(client, ClientState.CONNECTED)
+    _, marked = recorder(client, "marker")
+    # The old connection's ack id arrives on the new one, then an event behind it.
+    await second.send('430["late"]', '42["marker"]')
+    await until(marked)
+    assert acks == []
+    await client.disconnect()

@@ -26,6 +26,7 @@ PURE_MODULES = [
     "heartbeat",
     "outbox",
     "dedup",
+    "recovery",
     "exceptions",
 ]
 

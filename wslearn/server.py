@@ -58,6 +58,7 @@ from ._service import Service
 from .broadcast import BroadcastOperator
 from .exceptions import UsageError
 from .namespace import Middleware, Namespace
+from .recovery import RecoveryStore
 from .rooms import RoomRegistry
 
 __all__ = ["ENDPOINT", "Server"]
@@ -92,6 +93,11 @@ class Server(Service):
             more wait before the connection reads further.
         close_timeout: seconds a closing handshake may take before the TCP
             connection is aborted.
+        recovery_window: keep a dropped socket's state and the events it missed
+            for this many seconds, for connection state recovery (see
+            :mod:`wslearn.recovery`); None (default) turns it off and the CONNECT
+            reply carries no ``pid``. With it on, events sent without an ack carry
+            an offset as their last argument.
     """
 
     def __init__(
@@ -107,6 +113,7 @@ class Server(Service):
         outgoing_queue_size: int = 1024,
         max_pending_events: int = 64,
         close_timeout: float = 5.0,
+        recovery_window: float | None = None,
     ) -> None:
         for name, value in [
             ("ping_interval", ping_interval),
@@ -132,6 +139,7 @@ class Server(Service):
         self.max_pending_events = max_pending_events
         self.close_timeout = close_timeout
 
+        self.recovery = None if recovery_window is None else RecoveryStore(recovery_window)
         self.registry = RoomRegistry()
         self.namespaces: dict[str, Namespace] = {"/": Namespace(self, "/")}
         self.connections: set[Connection] = set()
