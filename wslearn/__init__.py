@@ -4,12 +4,13 @@ The names below are the public API; everything else lives in its module.
 
 Pure core, no I/O, time passed in as ``now``: ``handshake`` and ``frames`` (RFC
 6455), ``packets`` (Engine.IO / Socket.IO codec), ``rooms``, ``backoff``, ``heartbeat``,
-``outbox`` and ``dedup``.
+``outbox``, ``dedup`` and ``recovery``.
 
 asyncio layer, the only modules that touch sockets: ``server`` (:class:`Server`),
-``client`` (:class:`Client`), ``echo`` (plain WebSockets), ``proxy`` (a link you can
-slow, pause or cut), ``polling`` and ``measure`` (HTTP polling vs push), ``kernel``
-(servers inside a running Jupyter kernel).
+``client`` (:class:`Client`), ``reliable`` and ``exactly_once`` (every message applied
+once), ``keepalive`` (the app-level heartbeat), ``echo`` (plain WebSockets), ``proxy``
+(a link you can slow, pause or cut), ``polling`` and ``measure`` (HTTP polling vs push),
+``kernel`` (servers inside a running Jupyter kernel).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .chat import add_chat_handlers
 from .client import Client, ClientState
 from .dedup import Deduplicator
 from .echo import EchoServer, ReadyState, WebSocketClient
+from .exactly_once import AppliedLog, ExactlyOnce
 from .exceptions import (
     AckTimeoutError,
     ConnectFailedError,
@@ -26,6 +28,7 @@ from .exceptions import (
     FrameError,
     HandshakeError,
     KernelLoopError,
+    MessageDroppedError,
     NotConnectedError,
     PacketError,
     ProtocolError,
@@ -34,10 +37,13 @@ from .exceptions import (
     WslearnError,
 )
 from .heartbeat import AppHeartbeat, HeartbeatAction, PingSchedule, SilenceWatch
+from .keepalive import AppHeartbeatMonitor, answer_app_pings
 from .namespace import DisconnectReason, Namespace, Socket
 from .outbox import Outbox, Overflow
 from .packets import Packet, PacketType
 from .proxy import LinkProxy, LinkState
+from .recovery import RecoveryStore
+from .reliable import ReliableEmitter, ReliableStats
 from .rooms import ALL, RoomRegistry
 from .server import Server
 
@@ -47,6 +53,8 @@ __all__ = [
     "ALL",
     "AckTimeoutError",
     "AppHeartbeat",
+    "AppHeartbeatMonitor",
+    "AppliedLog",
     "Backoff",
     "Client",
     "ClientState",
@@ -55,12 +63,14 @@ __all__ = [
     "Deduplicator",
     "DisconnectReason",
     "EchoServer",
+    "ExactlyOnce",
     "FrameError",
     "HandshakeError",
     "HeartbeatAction",
     "KernelLoopError",
     "LinkProxy",
     "LinkState",
+    "MessageDroppedError",
     "Namespace",
     "NotConnectedError",
     "Outbox",
@@ -72,6 +82,9 @@ __all__ = [
     "ProtocolError",
     "QueueFullError",
     "ReadyState",
+    "RecoveryStore",
+    "ReliableEmitter",
+    "ReliableStats",
     "RoomRegistry",
     "Server",
     "SilenceWatch",
@@ -81,4 +94,5 @@ __all__ = [
     "WslearnError",
     "__version__",
     "add_chat_handlers",
+    "answer_app_pings",
 ]
