@@ -21,8 +21,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Extra JupyterLab options, e.g. LAB_ARGS="--no-browser --ServerApp.port=8890".
+LAB_ARGS ?=
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(LAB_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,7 +45,7 @@ test: lint typecheck
 
 # Re-execute every notebook in a fresh kernel and store its outputs.
 notebooks: $(STAMP)
-	$(BIN)/python tools/store_notebooks.py notebooks/*.ipynb
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/store_notebooks.py notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -92,3 +92,22 @@ async def eventually(check: Callable[[], bool], within: float = WIRE_TIMEOUT) ->
         # Polling is the point: the condition is server state with no event to await.
         while not check():  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+
+
+def recorder(client: Any, event: str, **kwargs: Any) -> tuple[list[Any], asyncio.Event]:
+    """Record every call of a wslearn Client's ``event``; the Event is set at each call."""
+    calls: list[Any] = []
+    flag = asyncio.Event()
+
+    def listener(*args: Any) -> None:
+        calls.append(args[0] if len(args) == 1 else args)
+        flag.set()
+
+    client.on(event, listener, **kwargs)
+    return calls, flag
+
+
+async def until(flag: asyncio.Event, within: float = WIRE_TIMEOUT) -> None:
+    """Wait for ``flag`` (at most ``within`` seconds), then clear it for the next wait."""
+    await asyncio.wait_for(flag.wait(), within)
+    flag.clear()

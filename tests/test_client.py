@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from support import recorder, until
 from websockets.asyncio.server import ServerConnection, serve
 
 from wslearn.backoff import Backoff
@@ -113,24 +114,6 @@ async def connected(server: FakeServer, client: Client, **kwargs: Any) -> Peer:
     peer_task = asyncio.ensure_future(server.accept(**kwargs))
     await client.connect()
     return await peer_task
-
-
-def recorder(client: Client, event: str, **kwargs: Any) -> tuple[list[Any], asyncio.Event]:
-    """Record every call of ``event``; the Event is set at each call."""
-    calls: list[Any] = []
-    flag = asyncio.Event()
-
-    def listener(*args: Any) -> None:
-        calls.append(args[0] if len(args) == 1 else args)
-        flag.set()
-
-    client.on(event, listener, **kwargs)
-    return calls, flag
-
-
-async def until(flag: asyncio.Event) -> None:
-    await asyncio.wait_for(flag.wait(), WAIT)
-    flag.clear()
 
 
 async def state_reached(client: Client, state: ClientState) -> None:
@@ -837,3 +820,49 @@ async def test_async_with_connects_and_disconnects(server: FakeServer) -> None:
 def test_a_url_with_a_path_is_refused_with_advice() -> None:
     with pytest.raises(ValueError, match="namespaces="):
         Client("http://127.0.0.1:1/chat")
+
+
+# -- emit_now ---------------------------------------------------------------------------
+
+
+async def test_emit_now_sends_with_an_ack_id_and_calls_back_with_the_ack(
+    server: FakeServer,
+) -> None:
+    client = Client(server.url, reconnection=FAST)
+    peer = await connected(server, client)
+    acks: list[Any] = []
+    acked = asyncio.Event()
+
+    def on_ack(*args: Any) -> None:
+        acks.append(args)
+        acked.set()
+
+    assert await client.emit_now("note", 1, callback=on_ack)
+    frame = await peer.recv()
+    assert frame == '420["note",1]'
+    await peer.send('430["ok",2]')
+    await until(acked)
+    assert acks == [("ok", 2)]
+    assert await client.emit_now("plain")  # no callback: no ack asked
+    assert await peer.recv() == '42["plain"]'
+    await client.disconnect()
+
+
+async def test_an_ack_id_from_a_lost_connection_never_calls_back(server: FakeServer) -> None:
+    client = Client(server.url, reconnection=FAST)
+    peer = await connected(server, client)
+    acks: list[Any] = []
+    assert await client.emit_now("note", callback=acks.append)
+    assert await peer.recv() == '420["note"]'
+    await peer.ws.close()
+    await state_reached(client, ClientState.RECONNECTING)
+    assert not await client.emit_now("note", callback=acks.append)  # nothing kept
+    assert client.buffered == 0
+    second = await server.accept()
+    await state_reached(client, ClientState.CONNECTED)
+    _, marked = recorder(client, "marker")
+    # The old connection's ack id arrives on the new one, then an event behind it.
+    await second.send('430["late"]', '42["marker"]')
+    await until(marked)
+    assert acks == []
+    await client.disconnect()

@@ -201,3 +201,22 @@ def test_it_never_holds_more_than_its_bounds(
         assert len(dedup) <= window
         assert dedup.client_count <= window
     assert all(len(ids) <= per_key for _, ids in dedup.export_state(0)["clients"])
+
+
+def test_seen_answers_without_remembering() -> None:
+    dedup = Deduplicator()
+    assert not dedup.seen("alice", "a-1", now=0)
+    assert not dedup.seen("alice", "a-1", now=0)  # asking did not remember it
+    assert dedup.check_and_remember("alice", "a-1", now=0)
+    assert dedup.seen("alice", "a-1", now=1)
+    assert not dedup.seen("bob", "a-1", now=1)
+    assert len(dedup) == 1
+
+
+def test_seen_forgets_ids_older_than_the_ttl() -> None:
+    dedup = Deduplicator(ttl=10)
+    dedup.check_and_remember("alice", "a-1", now=0)
+    assert dedup.seen("alice", "a-1", now=9.9)
+    assert not dedup.seen("alice", "a-1", now=10)
+    with pytest.raises(TypeError, match="must be str"):
+        dedup.seen("alice", 1, now=0)  # type: ignore[arg-type]

@@ -74,3 +74,15 @@ def test_a_command_is_required() -> None:
         build_parser().parse_args([])
     args = build_parser().parse_args(["serve", "--port", "0"])
     assert (args.command, args.host, args.port) == ("serve", "127.0.0.1", 0)
+
+
+def test_the_ledger_command_needs_a_log_file() -> None:
+    args = build_parser().parse_args(["ledger", "--log", "applied.jsonl", "--port", "0"])
+    assert (args.command, args.log, args.port, args.per_key) == (
+        "ledger",
+        "applied.jsonl",
+        0,
+        10_000,
+    )
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["ledger"])

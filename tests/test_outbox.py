@@ -269,3 +269,17 @@ class OutboxMachine(RuleBasedStateMachine):
 
 TestOutboxMachine = OutboxMachine.TestCase
 TestOutboxMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+def test_discard_removes_an_undeliverable_entry_and_reports_it_dropped() -> None:
+    dropped: list[Entry] = []
+    outbox = Outbox(overflow="drop-oldest", on_drop=dropped.append)
+    changes: list[OutboxChange] = []
+    outbox.on_change(changes.append)
+    first = outbox.put("a", (), now=0)
+    outbox.put("b", (), now=0)
+    assert outbox.discard(first.id) == first
+    assert outbox.discard(first.id) is None
+    assert [e.event for e in outbox.pending()] == ["b"]
+    assert (changes[-1].kind, changes[-1].pending) == (ChangeKind.DROPPED, 1)
+    assert dropped == []  # on_drop is for overflow only

@@ -19,12 +19,14 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / "wslearn"
 
 PURE_MODULES = [
     "handshake",
+    "frames",
     "packets",
     "rooms",
     "backoff",
     "heartbeat",
     "outbox",
     "dedup",
+    "recovery",
     "exceptions",
 ]
 

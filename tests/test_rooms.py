@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -107,12 +104,6 @@ def test_targets_counts_a_socket_in_several_rooms_once_and_applies_exclusions() 
     assert registry.targets("/", {"r1", "r2"}, exclude_sids={"a"}) == {"b", "c"}
     assert registry.targets("/", ALL, exclude_rooms={"r1"}) == {"c", "d"}
     assert registry.targets("/", {"nope"}) == set()
-
-
-def test_the_module_imports_no_asyncio() -> None:
-    code = "import sys, wslearn.rooms; print('asyncio' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip() == "False", out.stderr
 
 
 sids = st.sampled_from(["s1", "s2", "s3", "s4"])

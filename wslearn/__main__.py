@@ -4,6 +4,12 @@
 
     python -m wslearn serve --host 127.0.0.1 --port 3000
 
+``ledger`` runs a server whose state is an append-only log: every ``append`` event
+sent by a :class:`~wslearn.reliable.ReliableEmitter` is written to the log exactly
+once, even if the process is killed and restarted on the same log::
+
+    python -m wslearn ledger --port 0 --log applied.jsonl
+
 Each command is a function taking the parsed arguments and returning the exit code;
 add one with another ``subparsers.add_parser`` block in :func:`build_parser`.
 """
@@ -18,6 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from .chat import add_chat_handlers
+from .exactly_once import AppliedLog, add_ledger_handlers
 from .server import Server
 
 
@@ -38,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=3000, help="TCP port, 0 for any free one (default: 3000)"
     )
     serve.set_defaults(run=run_serve)
+
+    ledger = commands.add_parser(
+        "ledger", help="run a server that appends each reliable message to a log exactly once"
+    )
+    ledger.add_argument("--host", default="127.0.0.1", help="address to bind")
+    ledger.add_argument("--port", type=int, default=0, help="TCP port, 0 for any free one")
+    ledger.add_argument("--log", required=True, help="the JSON-lines file of applied messages")
+    ledger.add_argument("--per-key", type=int, default=10_000, help="ids remembered per client")
+    ledger.add_argument("--ping-interval", type=float, default=25.0, help="seconds")
+    ledger.add_argument("--ping-timeout", type=float, default=20.0, help="seconds")
+    ledger.set_defaults(run=run_ledger)
     return parser
 
 
@@ -49,6 +67,10 @@ def run_serve(args: argparse.Namespace) -> int:
 async def _serve(host: str, port: int) -> int:
     server = Server()
     add_chat_handlers(server)
+    return await _run_until_signal(server, host, port, "chat")
+
+
+async def _run_until_signal(server: Server, host: str, port: int, what: str) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -58,13 +80,21 @@ async def _serve(host: str, port: int) -> int:
     except OSError as exc:
         print(f"cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"wslearn chat server listening on {server.url} (Ctrl+C to stop)", flush=True)
+    print(f"wslearn {what} server listening on {server.url} (Ctrl+C to stop)", flush=True)
     try:
         await stop.wait()
     finally:
         await server.stop()
     print("stopped", flush=True)
     return 0
+
+
+def run_ledger(args: argparse.Namespace) -> int:
+    """Serve the exactly-once ledger until SIGINT or SIGTERM (SIGKILL is survivable)."""
+    server = Server(ping_interval=args.ping_interval, ping_timeout=args.ping_timeout)
+    with AppliedLog(args.log) as log:
+        add_ledger_handlers(server, log, per_key=args.per_key, window=max(10_000, args.per_key))
+        return asyncio.run(_run_until_signal(server, args.host, args.port, "ledger"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

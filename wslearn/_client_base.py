@@ -123,6 +123,13 @@ class ClientBase:
         name = "/" if "/" in self._namespaces else next(iter(self._namespaces))
         return self._namespaces[name].sid
 
+    @property
+    def recovered(self) -> bool:
+        """True when the last connection of ``"/"`` (or the first namespace) resumed
+        the previous session: connection state recovery, see :mod:`wslearn.recovery`."""
+        name = "/" if "/" in self._namespaces else next(iter(self._namespaces))
+        return self._namespaces[name].recovered
+
     def get_sid(self, namespace: str = "/") -> str | None:
         """The socket id the server gave ``namespace``, None when not connected."""
         return self._ns(namespace).sid

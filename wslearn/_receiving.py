@@ -83,6 +83,12 @@ class Receiver(ClientBase):
             if not isinstance(sid, str):
                 raise PacketError("the CONNECT reply has no sid (not a Socket.IO v5 server?)")
             if not session.settled.done():
+                pid = item.data.get("pid")
+                pid = pid if isinstance(pid, str) else None
+                ns.recovered = pid is not None and pid == ns.pid  # the server kept it
+                if pid != ns.pid:
+                    ns.offset = None  # a new session: older offsets mean nothing to it
+                ns.pid = pid
                 ns.sid, ns.connected = sid, True
                 session.answered(ns.name)
         elif kind is PacketType.CONNECT_ERROR:
@@ -111,8 +117,13 @@ class Receiver(ClientBase):
                 ns.inbox.append(item)
         else:  # ACK, BINARY_ACK
             entry = self._pending.get(item.id) if item.id is not None else None
+            callback = session.callbacks.pop(item.id, None) if item.id is not None else None
             if entry is not None and entry[0] == ns.name and not entry[1].done():
                 entry[1].set_result(item.args)
+            elif callback is not None:
+                ok, result = call_listener(callback, tuple(item.args), _log)
+                if ok and inspect.isawaitable(result):
+                    self._spawn(result)
             else:
                 _log.debug("ignored an ack for unknown id %s on %s", item.id, ns.name)
         return None
@@ -120,6 +131,8 @@ class Receiver(ClientBase):
     def _dispatch(self, session: Session, ns: NamespaceState, packet: Packet) -> None:
         """Call the listeners of one event; synchronous so events keep their order."""
         event, args = packet.event or "", tuple(packet.args)
+        if ns.pid is not None and packet.id is None and args and isinstance(args[-1], str):
+            ns.offset = args[-1]  # recovery: the server's offset rides last, as in Node
         for awaitable in ns.emitter.emit_any(event, *args):
             self._spawn(awaitable)
         listeners = ns.emitter.listeners(event)

@@ -11,6 +11,7 @@ import asyncio
 import enum
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -166,6 +167,10 @@ class NamespaceState:
         connected: the server accepted the CONNECT in the current session.
         active: False once the server kicked it: it is not reconnected.
         inbox: events that arrived before the session was ready, in order.
+        pid: the server's private session id (connection state recovery), if any.
+        offset: the last event offset received while ``pid`` was set.
+        recovered: the last CONNECT resumed the previous session (same sid and
+            rooms, missed events replayed).
     """
 
     name: str
@@ -174,6 +179,9 @@ class NamespaceState:
     connected: bool = False
     active: bool = True
     inbox: list[Packet] = field(default_factory=list)
+    pid: str | None = None
+    offset: str | None = None
+    recovered: bool = False
 
 
 class Session:
@@ -190,6 +198,8 @@ class Session:
         live: emits go straight to the wire.
         ready: received events are dispatched at once instead of kept in the inbox.
         reader: the task receiving frames; its result is the disconnect reason.
+        callbacks: ack callbacks of :meth:`Client.emit_now`, by ack id; they are
+            forgotten with the session, since acks never cross connections.
     """
 
     def __init__(self, ws: ClientConnection, info: OpenInfo, namespaces: list[str]) -> None:
@@ -203,6 +213,7 @@ class Session:
         self.live = False
         self.ready = False
         self.reader: asyncio.Task[str] | None = None
+        self.callbacks: dict[int, Callable[..., object]] = {}
 
     async def close(self, *, polite: bool) -> None:
         """Close the WebSocket: a closing handshake if the peer is alive, else an abort."""

@@ -9,6 +9,7 @@ frames in the outgoing queue of every target; it never waits for a slow client.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +75,18 @@ class BroadcastOperator:
         Never waits for a slow client: each one has a bounded queue of its own.
         """
         check_outgoing_name(event)
-        frames = tuple(encode(Packet(PacketType.EVENT, self.namespace.name, [event, *args])))
+        data = [event, *args]
+        store = self.namespace.server.recovery
+        if store is not None:  # connection state recovery: log it, append its offset
+            data = store.log(
+                self.namespace.name,
+                self.rooms,
+                data,
+                asyncio.get_running_loop().time(),
+                except_rooms=self.except_rooms,
+                except_sids=self.except_sids,
+            )
+        frames = tuple(encode(Packet(PacketType.EVENT, self.namespace.name, data)))
         for sid in self.targets():
             socket = self.namespace.sockets.get(sid)
             if socket is not None:

@@ -33,7 +33,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
@@ -50,7 +50,7 @@ from .exceptions import (
     PacketError,
     UsageError,
 )
-from .packets import Packet, PacketType, decode_open, encode
+from .packets import Frame, Packet, PacketType, decode_open, encode
 
 __all__ = ["Auth", "Client", "ClientState", "FrameListener", "StateListener"]
 
@@ -122,6 +122,62 @@ class Client(Receiver):
         finally:
             self._pending.pop(ack_id, None)
 
+    async def emit_now(
+        self,
+        event: str,
+        *args: Any,
+        namespace: str = "/",
+        callback: Callable[..., object] | None = None,
+    ) -> bool:
+        """Send an event only if the connection is up right now; never buffer it.
+
+        The building block for your own delivery guarantees
+        (:class:`wslearn.reliable.ReliableEmitter` is built on it): nothing is kept
+        for later, so the caller knows exactly what went out on which connection and
+        decides itself what to send again.
+
+        Args:
+            event: the event name.
+            *args: its arguments.
+            namespace: the namespace to send on.
+            callback: asks the server for an ack; called with the ack's arguments if
+                it arrives on this same connection. If the connection ends first it is
+                never called (and not kept).
+
+        Returns:
+            True once the frames were handed to the connection; False when there is
+            no live connection (reconnecting, lost while writing, or its ``connect``
+            listeners have not run yet): nothing was kept, send it again after the
+            next ``connect`` event.
+
+        Raises:
+            NotConnectedError: before ``connect()``, after ``disconnect()``, after a
+                kick or refusal.
+            ValueError: the arguments cannot be sent (as for :meth:`emit`).
+        """
+        ack_id: int | None = None
+        if callback is not None:
+            ack_id = self._next_ack
+            self._next_ack += 1
+        packet = self._event(event, args, namespace, ack_id)
+        frames = self._encode_checked(packet)
+        ns = self._namespaces[namespace]
+        self._check_can_send(ns)
+        session = self._session
+        # Not before the ``connect`` listeners ran: they decide what to send first.
+        if session is None or not session.live or not session.ready or not ns.connected:
+            return False
+        if ack_id is not None and callback is not None:
+            session.callbacks[ack_id] = callback  # dies with the session: no leak
+        try:
+            async with session.lock:
+                await self._write(session, frames)
+        except ConnectionClosed:
+            if ack_id is not None:
+                session.callbacks.pop(ack_id, None)
+            return False
+        return True
+
     def _event(self, event: str, args: tuple[Any, ...], namespace: str, ack: int | None) -> Packet:
         if not isinstance(event, str) or not event:
             raise ValueError(f"an event name is a non-empty str, got {event!r}")
@@ -130,7 +186,7 @@ class Client(Receiver):
         self._ns(namespace)
         return Packet(PacketType.EVENT, namespace, [event, *args], ack)
 
-    async def _send(self, packet: Packet) -> None:
+    def _encode_checked(self, packet: Packet) -> list[Frame]:
         frames = encode(packet)  # bad data fails here, before anything is queued
         if self._max_payload is not None:
             size = sum(len(f.encode()) if isinstance(f, str) else len(f) for f in frames)
@@ -139,6 +195,10 @@ class Client(Receiver):
                     f"this message is {size} bytes and the server accepts at most "
                     f"{self._max_payload} (its maxPayload); send it in smaller pieces"
                 )
+        return frames
+
+    async def _send(self, packet: Packet) -> None:
+        frames = self._encode_checked(packet)
         ns = self._namespaces[packet.namespace]
         self._check_can_send(ns)
         session = self._session
@@ -227,8 +287,12 @@ class Client(Receiver):
                             ws.transport.abort()
                     session.reader = asyncio.create_task(self._read(session))
                     for ns in active:
+                        data = auth
+                        if ns.pid is not None and ns.offset is not None:
+                            # Connection state recovery: ask for the missed events.
+                            data = {**(auth or {}), "pid": ns.pid, "offset": ns.offset}
                         await self._write(
-                            session, encode(Packet(PacketType.CONNECT, ns.name, auth))
+                            session, encode(Packet(PacketType.CONNECT, ns.name, data))
                         )
                     await asyncio.wait(
                         (session.settled, session.reader), return_when=asyncio.FIRST_COMPLETED

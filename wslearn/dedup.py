@@ -118,6 +118,27 @@ class Deduplicator:
             self._evict_one()
         return fresh
 
+    def seen(self, client_key: str, msg_id: str, now: float) -> bool:
+        """Whether ``msg_id`` is remembered for this client; changes nothing.
+
+        Use it with :meth:`check_and_remember` when applying can fail: ask
+        :meth:`seen` first, apply, and remember the id only once the message was
+        applied, so a message whose handler raised is not mistaken for a repeat later.
+
+        Raises:
+            TypeError: when client_key or msg_id is not a str.
+        """
+        if not isinstance(client_key, str) or not isinstance(msg_id, str):
+            raise TypeError(
+                "client_key and msg_id must be str (convert ids read from the wire), got "
+                f"{type(client_key).__name__} and {type(msg_id).__name__}"
+            )
+        ids = self._clients.get(client_key)
+        seen_at = None if ids is None else ids.get(msg_id)
+        if seen_at is None:
+            return False
+        return self.ttl is None or now - seen_at < self.ttl
+
     def forget(self, client_key: str) -> int:
         """Forget everything about a client. Returns how many ids were dropped."""
         ids = self._clients.pop(client_key, None)

@@ -13,7 +13,8 @@
     ├── NotConnectedError        an emit needs a connection and there is none
     ├── AckTimeoutError          no acknowledgement arrived in time (also a TimeoutError)
     ├── QueueFullError           the offline queue is full and refuses new messages
-    └── ConnectFailedError       the client could not reach the server (also a ConnectionError)
+    ├── ConnectFailedError       the client could not reach the server (also a ConnectionError)
+    └── MessageDroppedError      a queued message was dropped before the server acked it
 
 Remote faults (:class:`ProtocolError`) close the offending connection and nothing
 else. Local faults (:class:`UsageError`) mean the calling code must change; their
@@ -31,6 +32,7 @@ __all__ = [
     "FrameError",
     "HandshakeError",
     "KernelLoopError",
+    "MessageDroppedError",
     "NotConnectedError",
     "PacketError",
     "ProtocolError",
@@ -166,3 +168,23 @@ class ConnectFailedError(WslearnError, ConnectionError):
             f"could not connect to {self.url}: {self.reason}; check that the server "
             "is running and that the URL and port are right"
         )
+
+
+class MessageDroppedError(WslearnError):
+    """A queued message left the outbox without an acknowledgement.
+
+    The ``"drop-oldest"`` policy pushed it out, or it can never be sent (larger
+    than the server's maxPayload).
+
+    Attributes:
+        entry_id: the message's id.
+        why: what happened to it, in a few words.
+    """
+
+    def __init__(self, entry_id: str, why: str) -> None:
+        self.entry_id = entry_id
+        self.why = why
+        super().__init__(entry_id, why)
+
+    def __str__(self) -> str:
+        return f"message {self.entry_id} was dropped before the server acked it: {self.why}"

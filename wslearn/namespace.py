@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
 from .exceptions import AckTimeoutError, NotConnectedError, UsageError
 from .packets import Packet, PacketType, encode
+from .recovery import LoggedEvent, SavedSession
 from .rooms import ALL
 
 if TYPE_CHECKING:
@@ -76,6 +77,18 @@ class DisconnectReason(enum.StrEnum):
     PARSE_ERROR = "parse error"  # a malformed packet
     SLOW_CLIENT = "slow client"  # the outgoing queue overflowed
     SERVER_SHUTDOWN = "server shutting down"  # server.stop()
+
+
+RECOVERABLE = frozenset(
+    {
+        DisconnectReason.TRANSPORT_CLOSE,
+        DisconnectReason.TRANSPORT_ERROR,
+        DisconnectReason.PING_TIMEOUT,
+        DisconnectReason.SERVER_SHUTDOWN,
+    }
+)
+"""Disconnect reasons after which connection state recovery keeps the socket's state
+(the transport failed); a kick or a client that left on purpose starts afresh."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,10 @@ class Socket:
 
     def __init__(self, namespace: Namespace, connection: Connection, handshake: Handshake):
         self.id = secrets.token_urlsafe(15)
+        self.pid: str | None = None
+        """The private session id of connection state recovery (None when off)."""
+        self.recovered = False
+        """True when this socket took over a dropped one's id, rooms and data."""
         self.namespace = namespace.name
         self.data: dict[str, Any] = {}
         self.handshake = handshake
@@ -159,6 +176,7 @@ class Socket:
         self._ack_ids = itertools.count()
         self._acks: dict[int, asyncio.Future[list[Any]]] = {}
         self._backlog: list[Packet] = []  # events that arrived while CONNECTING
+        self._restored_rooms: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:
         return f"<Socket {self.id} {self.namespace} {self.state.value}>"
@@ -185,7 +203,12 @@ class Socket:
     async def emit(self, event: str, *args: Any) -> None:
         """Send an event to this client (dropped silently once it is disconnected)."""
         check_outgoing_name(event)
-        self._send(Packet(PacketType.EVENT, self.namespace, [event, *args]))
+        data = [event, *args]
+        store = self._nsp.server.recovery
+        if store is not None and self.state is not SocketState.DISCONNECTED:
+            now = asyncio.get_running_loop().time()
+            data = store.log(self.namespace, frozenset({self.id}), data, now)
+        self._send(Packet(PacketType.EVENT, self.namespace, data))
 
     async def emit_error(self, message: str, **details: Any) -> None:
         """Send the ``error`` event: ``{"message": message, **details}``."""
@@ -340,9 +363,17 @@ class Namespace:
             return
         if socket.state is SocketState.DISCONNECTED:
             return  # the client left (or the connection closed) while middleware ran
+        missed = self._recover(socket)
         self.sockets[socket.id] = socket
         self.server.registry.add(self.name, socket.id)
-        socket._send(Packet(PacketType.CONNECT, self.name, {"sid": socket.id}))
+        reply = {"sid": socket.id}
+        if socket.pid is not None:
+            reply["pid"] = socket.pid
+            for room in socket._restored_rooms:
+                self.server.registry.join(self.name, socket.id, room)
+        socket._send(Packet(PacketType.CONNECT, self.name, reply))
+        for event in missed:  # what it missed while away, in order, before anything new
+            socket._send(Packet(PacketType.EVENT, self.name, event.data))
         connection.mark_connected()
         if "connect" in self._handlers:
             await self._run(socket, "connect", self._handlers["connect"], (socket,), None)
@@ -350,10 +381,36 @@ class Namespace:
             socket.state = SocketState.CONNECTED
             connection.start_events(socket)
 
+    def _recover(self, socket: Socket) -> list[LoggedEvent]:
+        """Give the socket a pid, or the state of the dropped socket it resumes."""
+        store = self.server.recovery
+        if store is None:
+            return []
+        auth = socket.handshake.auth
+        pid, offset = auth.get("pid"), auth.get("offset")
+        restored = None
+        if isinstance(pid, str) and isinstance(offset, str):
+            now = asyncio.get_running_loop().time()
+            restored = store.restore(pid, offset, self.name, now)
+        if restored is None or restored[0].sid in self.sockets:
+            socket.pid = secrets.token_urlsafe(15)
+            return []
+        saved, missed = restored
+        socket.id, socket.pid, socket.data = saved.sid, saved.pid, saved.data
+        socket.recovered = True
+        socket._restored_rooms = saved.rooms
+        return missed
+
     def remove(self, socket: Socket, reason: DisconnectReason, notify_client: bool) -> None:
         """Take a socket out of the namespace and schedule its disconnect handler."""
         if socket.state is SocketState.DISCONNECTED:
             return
+        store = self.server.recovery
+        if store is not None and socket.pid is not None and reason in RECOVERABLE:
+            now = asyncio.get_running_loop().time()
+            rooms = self.server.registry.rooms_of(self.name, socket.id) - {socket.id}
+            session = SavedSession(socket.pid, socket.id, self.name, rooms, socket.data, now)
+            store.save(session)
         announced = self.sockets.pop(socket.id, None) is not None
         if notify_client and announced:
             socket._send(Packet(PacketType.DISCONNECT, self.name))

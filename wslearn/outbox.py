@@ -212,6 +212,20 @@ class Outbox:
         self._notify(ChangeKind.ACKED, entry)
         return True
 
+    def discard(self, entry_id: str) -> Entry | None:
+        """Remove a pending entry that can never be delivered, reporting DROPPED.
+
+        For a message the server will never accept (for example one larger than its
+        maxPayload); ``on_drop`` is not called, it is for overflow only.
+
+        Returns:
+            The removed entry, or None if it was not pending.
+        """
+        entry = self._entries.pop(entry_id, None)
+        if entry is not None:
+            self._notify(ChangeKind.DROPPED, entry)
+        return entry
+
     def pending(self) -> list[Entry]:
         """Every unacknowledged entry, oldest first: what to send after (re)connecting.
 

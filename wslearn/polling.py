@@ -26,7 +26,6 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
@@ -35,6 +34,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from ._service import Service
 from .exceptions import UsageError
 from .http11 import MAX_HEAD, HttpClient, HttpError, build_response, json_body, parse_request
 
@@ -129,7 +129,7 @@ class UpdateFeed:
 # -- servers ----------------------------------------------------------------------
 
 
-class PollingServer:
+class PollingServer(Service):
     """``GET /updates?since=N`` over HTTP/1.1: the updates after N, as a JSON array.
 
     Args:
@@ -151,6 +151,11 @@ class PollingServer:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._server is not None
+
     async def start(self) -> Self:
         """Listen on 127.0.0.1, port chosen by the system."""
         if self._server is not None:
@@ -168,14 +173,6 @@ class PollingServer:
         await asyncio.gather(*self._conns, return_exceptions=True)
         await self._server.wait_closed()
         self._server = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -244,7 +241,7 @@ def _error(status: int, message: str, extra: Mapping[str, str] | None = None) ->
     return build_response(status, json_body({"error": message}), keep_alive=False, extra=extra)
 
 
-class PushServer:
+class PushServer(Service):
     """A WebSocket server at ``/updates`` sending each update as one text message.
 
     ``/updates?since=N`` first sends the kept updates after N, then live ones, so a
@@ -263,6 +260,11 @@ class PushServer:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._server is not None
+
     async def start(self) -> Self:
         """Listen on 127.0.0.1, port chosen by the system."""
         if self._server is not None:
@@ -279,14 +281,6 @@ class PushServer:
         self._server.close()
         await self._server.wait_closed()
         self._server = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
 
     async def _handler(self, ws: ServerConnection) -> None:
         raw = parse_qs(urlsplit(ws.request.path if ws.request else "").query).get("since")

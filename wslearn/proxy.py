@@ -33,8 +33,9 @@ import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
+from typing import Self
 
+from ._service import Service
 from .exceptions import UsageError
 
 __all__ = [
@@ -166,7 +167,7 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
-class LinkProxy:
+class LinkProxy(Service):
     """A TCP relay on 127.0.0.1 that counts bytes and breaks on request.
 
     Example::
@@ -288,7 +289,12 @@ class LinkProxy:
 
     # -- lifecycle ---------------------------------------------------------------
 
-    async def start(self) -> LinkProxy:
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._state is not LinkState.STOPPED
+
+    async def start(self) -> Self:
         """Listen on 127.0.0.1, port chosen by the system. Returns the proxy."""
         if self._state is not LinkState.STOPPED:
             raise UsageError("the proxy is already running: stop() it before start()")
@@ -309,17 +315,6 @@ class LinkProxy:
         await self._server.wait_closed()
         self._server = None
         self._notify()
-
-    async def __aenter__(self) -> LinkProxy:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # -- faults ------------------------------------------------------------------
 

@@ -44,8 +44,7 @@ import http
 import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server as WebSocketServer
@@ -55,9 +54,11 @@ from websockets.http11 import Request, Response
 from websockets.typing import Origin
 
 from ._connection import Connection
+from ._service import Service
 from .broadcast import BroadcastOperator
 from .exceptions import UsageError
 from .namespace import Middleware, Namespace
+from .recovery import RecoveryStore
 from .rooms import RoomRegistry
 
 __all__ = ["ENDPOINT", "Server"]
@@ -69,7 +70,7 @@ T = TypeVar("T")
 H = TypeVar("H", bound=Callable[..., Any])
 
 
-class Server:
+class Server(Service):
     """A Socket.IO-compatible server: namespaces, rooms, middleware, acks, broadcast.
 
     Times are in seconds (the OPEN packet carries them in milliseconds).
@@ -92,6 +93,11 @@ class Server:
             more wait before the connection reads further.
         close_timeout: seconds a closing handshake may take before the TCP
             connection is aborted.
+        recovery_window: keep a dropped socket's state and the events it missed
+            for this many seconds, for connection state recovery (see
+            :mod:`wslearn.recovery`); None (default) turns it off and the CONNECT
+            reply carries no ``pid``. With it on, events sent without an ack carry
+            an offset as their last argument.
     """
 
     def __init__(
@@ -107,6 +113,7 @@ class Server:
         outgoing_queue_size: int = 1024,
         max_pending_events: int = 64,
         close_timeout: float = 5.0,
+        recovery_window: float | None = None,
     ) -> None:
         for name, value in [
             ("ping_interval", ping_interval),
@@ -132,6 +139,7 @@ class Server:
         self.max_pending_events = max_pending_events
         self.close_timeout = close_timeout
 
+        self.recovery = None if recovery_window is None else RecoveryStore(recovery_window)
         self.registry = RoomRegistry()
         self.namespaces: dict[str, Namespace] = {"/": Namespace(self, "/")}
         self.connections: set[Connection] = set()
@@ -204,7 +212,7 @@ class Server:
         """True between :meth:`start` and :meth:`stop`."""
         return self._ws_server is not None
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Self:
         """Listen on ``host:port`` (port 0 picks a free port; read :attr:`port`).
 
         Raises:
@@ -232,6 +240,7 @@ class Server:
         self._host = host
         self._port = self._ws_server.sockets[0].getsockname()[1]
         logger.info("serving Socket.IO at %s", self.url)
+        return self
 
     async def stop(self) -> None:
         """Close every connection with 1001 (no DISCONNECT: clients reconnect) and stop.
@@ -254,19 +263,6 @@ class Server:
         self._ws_server = None
         self._port = None
         logger.info("server stopped")
-
-    async def __aenter__(self) -> Server:
-        if not self.running:
-            await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run a coroutine in a task the server keeps until it ends (or stop())."""

@@ -85,6 +85,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         **os.environ,
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
         "JUPYTER_RUNTIME_DIR": str(runtime),
+        # The kernel must run this interpreter, the one with wslearn installed.
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(NOTEBOOKS.parent), os.environ.get("PYTHONPATH")) if p
         ),

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import socketio
 from aiohttp import web
+from support import recorder, until
 
 from wslearn.backoff import Backoff
 from wslearn.client import Client, ClientState
@@ -101,23 +102,6 @@ async def server() -> AsyncIterator[SioServer]:
     await srv.start()
     yield srv
     await srv.stop()
-
-
-def recorder(client: Client, event: str, **kwargs: Any) -> tuple[list[Any], asyncio.Event]:
-    calls: list[Any] = []
-    flag = asyncio.Event()
-
-    def listener(*args: Any) -> None:
-        calls.append(args[0] if len(args) == 1 else args)
-        flag.set()
-
-    client.on(event, listener, **kwargs)
-    return calls, flag
-
-
-async def until(flag: asyncio.Event) -> None:
-    await asyncio.wait_for(flag.wait(), WAIT)
-    flag.clear()
 
 
 async def test_connect_without_auth(server: SioServer) -> None:
