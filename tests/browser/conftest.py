@@ -166,7 +166,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 _OPEN_AND_RUN_ALL = """
-async ({name, skipLast}) => {
+async ({name, stopBefore}) => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const app = window.jupyterapp;
   const until = async (check, what) => {
@@ -190,18 +190,18 @@ async ({name, skipLast}) => {
   const cells = panel.content.model.cells;
   // Stored outputs carry execution counts: clear them so "did not run" means it.
   await app.commands.execute('notebook:clear-all-cell-outputs');
-  if (skipLast) {
-    // Select the last cell and run everything above it (the notebook's clean-up cell
-    // stays unrun, so what the cells started is still alive for the test).
-    panel.content.activeCellIndex = cells.length - 1;
+  const stop = stopBefore === null ? cells.length : (stopBefore + cells.length) % cells.length;
+  if (stop < cells.length) {
+    // Select a cell and run everything above it: the cells from there on (a clean-up
+    // cell, say) stay unrun, so what the earlier cells started is still alive.
+    panel.content.activeCellIndex = stop;
     await app.commands.execute('notebook:run-all-above');
   } else {
     await app.commands.execute('notebook:run-all-cells');
   }
   await until(() => kernel().status === 'idle', 'the kernel to finish');
   const problems = [];
-  const last = skipLast ? cells.length - 1 : cells.length;
-  for (let i = 0; i < last; i++) {
+  for (let i = 0; i < stop; i++) {
     const cell = cells.get(i);
     if (cell.type !== 'code') continue;
     if (cell.executionCount === null) problems.push('cell ' + i + ' did not run');
@@ -219,17 +219,18 @@ async ({name, skipLast}) => {
 def run_notebook(lab: Lab, page: Any) -> Any:
     """Open a notebook in JupyterLab, wait for an idle kernel, run all cells.
 
-    Returns a function ``run(name, skip_last=False) -> page`` that fails the test if a
-    cell raised or did not run. With ``skip_last`` it runs every cell above the last
-    one ("Run All Above Selected Cell"), for notebooks whose last cell cleans up what
-    the test still needs. Waiting for the session and an idle kernel before running is
-    what makes this reliable; acting earlier races the kernel's start.
+    Returns a function ``run(name, stop_before=None) -> page`` that fails the test if a
+    cell raised or did not run. With ``stop_before`` (a cell index; -1 is the last
+    cell) it runs only the cells above that one ("Run All Above Selected Cell"), for
+    notebooks whose later cells clean up what the test still needs. Waiting for the
+    session and an idle kernel before running is what makes this reliable; acting
+    earlier races the kernel's start.
     """
 
-    def run(name: str, skip_last: bool = False) -> Any:
+    def run(name: str, stop_before: int | None = None) -> Any:
         page.goto(lab.notebook_url(name))
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-        problems = page.evaluate(_OPEN_AND_RUN_ALL, {"name": name, "skipLast": skip_last})
+        problems = page.evaluate(_OPEN_AND_RUN_ALL, {"name": name, "stopBefore": stop_before})
         assert problems == [], problems
         return page
 

@@ -39,7 +39,7 @@ def send(page: Any, pane: str, text: str) -> None:
 def test_a_message_typed_in_alice_pane_appears_in_bob_pane(
     run_notebook: Any, tmp_path: Path
 ) -> None:
-    page = run_notebook("05_widgets_integration.ipynb", skip_last=True)
+    page = run_notebook("05_widgets_integration.ipynb", stop_before=-1)
     for pane in (ALICE, BOB):
         page.wait_for_selector(f"{pane} .wslearn-status", timeout=WAIT_MS)
         wait_for_text(page, f"{pane} .wslearn-status", "🟢 connected")
