@@ -11,6 +11,7 @@ import socketio
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from wslearn.kernel import wait_until
 from wslearn.server import Server
 
 WIRE_TIMEOUT = 5.0  # generous upper bound for anything on loopback; never decides a pass
@@ -88,10 +89,7 @@ def wire_url(
 
 async def eventually(check: Callable[[], bool], within: float = WIRE_TIMEOUT) -> None:
     """Wait until ``check()`` is true (polling); fail after ``within`` seconds."""
-    async with asyncio.timeout(within):
-        # Polling is the point: the condition is server state with no event to await.
-        while not check():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+    await wait_until(check, within)
 
 
 def recorder(client: Any, event: str, **kwargs: Any) -> tuple[list[Any], asyncio.Event]:

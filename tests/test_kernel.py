@@ -249,3 +249,15 @@ def test_allow_nested_run_makes_run_work_inside_a_loop() -> None:
 def test_allow_nested_run_refuses_on_new_pythons() -> None:
     with pytest.raises(KernelLoopError, match=r"3\.12"):
         kernel.allow_nested_run()
+
+
+async def test_wait_until_returns_once_the_condition_holds() -> None:
+    inbox: list[str] = []
+    asyncio.get_running_loop().call_later(0.05, inbox.append, "hi")
+    await kernel.wait_until(lambda: inbox, timeout=5)
+    assert inbox == ["hi"]
+
+
+async def test_wait_until_gives_up_with_a_timeout_naming_what_it_awaited() -> None:
+    with pytest.raises(TimeoutError, match=r"the reply was still false after 0\.05 s"):
+        await kernel.wait_until(lambda: False, timeout=0.05, what="the reply")

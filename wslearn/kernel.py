@@ -22,7 +22,7 @@ import asyncio
 import importlib
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -41,6 +41,7 @@ __all__ = [
     "start",
     "stop",
     "stop_all",
+    "wait_until",
 ]
 
 T = TypeVar("T")
@@ -288,3 +289,26 @@ def explain_event_loop() -> str:
         "that should keep running after the cell ends (servers started here keep "
         "serving between cells)."
     )
+
+
+async def wait_until(
+    check: Callable[[], object],
+    timeout: float = 5.0,  # noqa: ASYNC109
+    *,
+    what: str = "the condition",
+) -> None:
+    """Wait until ``check()`` is true: for a message to cross the network, say.
+
+    Cells that start something in the background use it to wait, bounded, before they
+    show the result: ``await wait_until(lambda: inbox)``. It polls every 10 ms.
+
+    Raises:
+        TimeoutError: ``check()`` was still false after ``timeout`` seconds; the
+            message names ``what`` was awaited.
+    """
+    deadline = time.monotonic() + timeout
+    # Polling is the point: the condition is any state at all, with no event to await.
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} was still false after {timeout:g} s")
+        await asyncio.sleep(0.01)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from .backoff import Backoff
 from .client import Client, ClientState
 from .controls import LinkControls
 from .inspector import FrameInspector, FrameRow
+from .kernel import wait_until
 from .reactive import BackgroundTasks, SocketState, close_tree, use_socket
 
 __all__ = [
@@ -284,12 +284,7 @@ class ChatPane:
         Raises:
             TimeoutError: still false after ``timeout`` seconds.
         """
-        deadline = time.monotonic() + timeout
-        # Polling is the point: the condition is about widget state, which has no event.
-        while not check(self):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self!r}: condition still false after {timeout} s")
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: check(self), timeout, what=f"{self!r}: the condition")
 
     async def close(self) -> None:
         """Remove every listener, cancel the pane's tasks, close its widgets and,
