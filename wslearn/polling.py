@@ -129,7 +129,27 @@ class UpdateFeed:
 # -- servers ----------------------------------------------------------------------
 
 
-class PollingServer(Service):
+class _Loopback(Service):
+    """A server on 127.0.0.1 whose listening object (asyncio's or websockets') is
+    ``_server`` while it runs."""
+
+    _server: asyncio.Server | Server | None
+
+    @property
+    def port(self) -> int:
+        """The port the system picked; only while running."""
+        if self._server is None:
+            raise UsageError("the server is not running: call `await server.start()` first")
+        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        return port
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._server is not None
+
+
+class PollingServer(_Loopback):
     """``GET /updates?since=N`` over HTTP/1.1: the updates after N, as a JSON array.
 
     Args:
@@ -143,18 +163,6 @@ class PollingServer(Service):
         self.requests = 0
         self._server: asyncio.Server | None = None
         self._conns: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise UsageError("the server is not running: call `await server.start()` first")
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    @property
-    def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._server is not None
 
     async def start(self) -> Self:
         """Listen on 127.0.0.1, port chosen by the system."""
@@ -241,7 +249,7 @@ def _error(status: int, message: str, extra: Mapping[str, str] | None = None) ->
     return build_response(status, json_body({"error": message}), keep_alive=False, extra=extra)
 
 
-class PushServer(Service):
+class PushServer(_Loopback):
     """A WebSocket server at ``/updates`` sending each update as one text message.
 
     ``/updates?since=N`` first sends the kept updates after N, then live ones, so a
@@ -252,18 +260,6 @@ class PushServer(Service):
     def __init__(self, feed: UpdateFeed) -> None:
         self.feed = feed
         self._server: Server | None = None
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise UsageError("the server is not running: call `await server.start()` first")
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
-
-    @property
-    def running(self) -> bool:
-        """True between :meth:`start` and :meth:`stop`."""
-        return self._server is not None
 
     async def start(self) -> Self:
         """Listen on 127.0.0.1, port chosen by the system."""
