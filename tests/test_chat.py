@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 from support import SioFactory
 
-from wslearn.chat import add_chat_handlers, iso_timestamp
+from wslearn.chat import MAX_NAME_LENGTH, add_chat_handlers, check_name, iso_timestamp
+from wslearn.client import Client
+from wslearn.exceptions import ConnectRefusedError
 from wslearn.server import Server
 
 
@@ -47,6 +50,7 @@ async def test_a_message_reaches_the_whole_room_with_sender_and_timestamp(
     await alice.call("send-message", {"roomId": "r1", "message": "hi"}, timeout=5)
     expected = {
         "userId": alice.get_sid(),
+        "name": "guest-" + alice.get_sid()[:4],  # no name in the auth
         "message": "hi",
         "timestamp": "2024-01-01T00:00:00.000Z",
     }
@@ -81,3 +85,134 @@ async def test_a_malformed_message_gets_an_error_naming_the_field(
 def test_timestamps_look_like_javascript_dates() -> None:
     stamp = iso_timestamp()
     assert stamp.endswith("Z") and len(stamp) == len("2024-01-01T00:00:00.000Z")
+
+
+# -- names, presence, typing ---------------------------------------------------------
+
+
+Named = Callable[[Server, Any], Awaitable[Client]]
+
+
+@pytest.fixture
+async def named() -> AsyncIterator[Named]:
+    """wslearn Clients that connect with a display name; all disconnected at teardown."""
+    clients: list[Client] = []
+
+    async def make(server: Server, name: Any) -> Client:
+        client = Client(server.url, auth={"name": name}, reconnection=None)
+        clients.append(client)
+        await client.connect()
+        return client
+
+    yield make
+    for client in clients:
+        await client.disconnect()
+
+
+async def joined(client: Any, room: str) -> dict[str, Any]:
+    """Join ``room`` and return the first presence that lists the client's own name."""
+    queue = collect(client, "presence")
+    await client.call("join-room", room, timeout=5)
+    _, presence = await asyncio.wait_for(queue.get(), 5)
+    client.off("presence")
+    return dict(presence)
+
+
+async def test_messages_carry_the_display_name_from_the_connect_auth(
+    chat_server: Server, named: Named
+) -> None:
+    alice = await named(chat_server, "  Alice ")
+    inbox = collect(alice, "receive-message")
+    await alice.call("join-room", "r", timeout=5)
+    await alice.emit("send-message", {"roomId": "r", "message": "hello"})
+    _, message = await asyncio.wait_for(inbox.get(), 5)
+    assert message["name"] == "Alice"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * (MAX_NAME_LENGTH + 1), 42, "a\nb"])
+async def test_a_bad_display_name_is_refused_at_connect(
+    chat_server: Server, named: Named, name: Any
+) -> None:
+    with pytest.raises(ConnectRefusedError, match="bad display name"):
+        await named(chat_server, name)
+
+
+def test_check_name_says_what_is_wrong() -> None:
+    assert check_name(" Bob ") == "Bob"
+    with pytest.raises(ValueError, match="at most 32"):
+        check_name("b" * 33)
+    with pytest.raises(ValueError, match="must be a string"):
+        check_name(None)
+
+
+async def test_presence_lists_the_room_when_someone_joins(
+    chat_server: Server, named: Named
+) -> None:
+    alice = await named(chat_server, "Alice")
+    bob = await named(chat_server, "Bob")
+    assert await joined(alice, "lobby") == {"roomId": "lobby", "users": ["Alice"]}
+    alice_sees = collect(alice, "presence")
+    assert await joined(bob, "lobby") == {"roomId": "lobby", "users": ["Alice", "Bob"]}
+    _, presence = await asyncio.wait_for(alice_sees.get(), 5)
+    assert presence == {"roomId": "lobby", "users": ["Alice", "Bob"]}
+
+
+async def test_presence_follows_leaving_and_disconnecting(
+    chat_server: Server, named: Named
+) -> None:
+    alice, bob, carol = [await named(chat_server, n) for n in ("Alice", "Bob", "Carol")]
+    for client in (alice, bob, carol):
+        await joined(client, "lobby")
+    alice_sees = collect(alice, "presence")
+    await bob.call("leave-room", "lobby", timeout=5)
+    _, presence = await asyncio.wait_for(alice_sees.get(), 5)
+    assert presence["users"] == ["Alice", "Carol"]
+    await carol.disconnect()
+    _, presence = await asyncio.wait_for(alice_sees.get(), 5)
+    assert presence == {"roomId": "lobby", "users": ["Alice"]}
+
+
+async def test_leaving_a_room_not_joined_is_an_error(chat_server: Server, named: Named) -> None:
+    alice = await named(chat_server, "Alice")
+    errors = collect(alice, "error")
+    await alice.emit("leave-room", "nowhere")
+    _, data = await asyncio.wait_for(errors.get(), 5)
+    assert data["field"] == "roomId"
+
+
+async def test_typing_reaches_the_others_in_the_room_but_not_the_typist(
+    chat_server: Server, named: Named
+) -> None:
+    alice = await named(chat_server, "Alice")
+    bob = await named(chat_server, "Bob")
+    await joined(alice, "r")
+    await joined(bob, "r")
+    alice_sees, bob_sees = collect(alice, "user-typing"), collect(bob, "user-typing")
+    await alice.call("typing", {"roomId": "r", "typing": True}, timeout=5)
+    _, notice = await asyncio.wait_for(bob_sees.get(), 5)
+    assert notice == {"roomId": "r", "name": "Alice", "typing": True}
+    await alice.call("typing", {"roomId": "r", "typing": False}, timeout=5)
+    _, notice = await asyncio.wait_for(bob_sees.get(), 5)
+    assert notice["typing"] is False
+    await bob.call("broadcast", "flush", timeout=5)
+    await alice.call("broadcast", "flush", timeout=5)  # alice has read everything sent
+    assert alice_sees.empty()
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"roomId": "r", "typing": "yes"}, "typing"),
+        (None, "typing"),
+        ({"roomId": "elsewhere", "typing": True}, "roomId"),
+    ],
+)
+async def test_a_malformed_typing_notice_gets_an_error(
+    chat_server: Server, named: Named, payload: Any, field: str
+) -> None:
+    alice = await named(chat_server, "Alice")
+    await joined(alice, "r")
+    errors = collect(alice, "error")
+    await alice.emit("typing", payload)
+    _, data = await asyncio.wait_for(errors.get(), 5)
+    assert data["field"] == field

@@ -166,7 +166,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 
 _OPEN_AND_RUN_ALL = """
-async (name) => {
+async ({name, stopBefore}) => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const app = window.jupyterapp;
   const until = async (check, what) => {
@@ -187,11 +187,21 @@ async (name) => {
   await panel.sessionContext.ready;
   const kernel = () => panel.sessionContext.session && panel.sessionContext.session.kernel;
   await until(() => kernel() && kernel().status === 'idle', 'an idle kernel');
-  await app.commands.execute('notebook:run-all-cells');
+  const cells = panel.content.model.cells;
+  // Stored outputs carry execution counts: clear them so "did not run" means it.
+  await app.commands.execute('notebook:clear-all-cell-outputs');
+  const stop = stopBefore === null ? cells.length : (stopBefore + cells.length) % cells.length;
+  if (stop < cells.length) {
+    // Select a cell and run everything above it: the cells from there on (a clean-up
+    // cell, say) stay unrun, so what the earlier cells started is still alive.
+    panel.content.activeCellIndex = stop;
+    await app.commands.execute('notebook:run-all-above');
+  } else {
+    await app.commands.execute('notebook:run-all-cells');
+  }
   await until(() => kernel().status === 'idle', 'the kernel to finish');
   const problems = [];
-  const cells = panel.content.model.cells;
-  for (let i = 0; i < cells.length; i++) {
+  for (let i = 0; i < stop; i++) {
     const cell = cells.get(i);
     if (cell.type !== 'code') continue;
     if (cell.executionCount === null) problems.push('cell ' + i + ' did not run');
@@ -209,15 +219,18 @@ async (name) => {
 def run_notebook(lab: Lab, page: Any) -> Any:
     """Open a notebook in JupyterLab, wait for an idle kernel, run all cells.
 
-    Returns a function ``run(name) -> page`` that fails the test if a cell raised or
-    did not run. Waiting for the session and an idle kernel before "Run All" is what
-    makes this reliable; acting earlier races the kernel's start.
+    Returns a function ``run(name, stop_before=None) -> page`` that fails the test if a
+    cell raised or did not run. With ``stop_before`` (a cell index; -1 is the last
+    cell) it runs only the cells above that one ("Run All Above Selected Cell"), for
+    notebooks whose later cells clean up what the test still needs. Waiting for the
+    session and an idle kernel before running is what makes this reliable; acting
+    earlier races the kernel's start.
     """
 
-    def run(name: str) -> Any:
+    def run(name: str, stop_before: int | None = None) -> Any:
         page.goto(lab.notebook_url(name))
         page.wait_for_function("() => window.jupyterapp !== undefined", timeout=60_000)
-        problems = page.evaluate(_OPEN_AND_RUN_ALL, name)
+        problems = page.evaluate(_OPEN_AND_RUN_ALL, {"name": name, "stopBefore": stop_before})
         assert problems == [], problems
         return page
 

@@ -1,0 +1,419 @@
+"""Chat panes, the frame inspector and link controls, headless: no browser, no kernel.
+
+Real servers and clients on loopback; the tests set widget values and click buttons
+the way the front end would, then read widget state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import ipywidgets as w
+import pytest
+import traitlets
+from support import ServerFactory, eventually
+
+from wslearn.backoff import Backoff
+from wslearn.chat import add_chat_handlers
+from wslearn.client import Client, ClientState
+from wslearn.exceptions import ConnectFailedError
+from wslearn.inspector import FrameLog
+from wslearn.proxy import LinkProxy, LinkState
+from wslearn.server import Server
+from wslearn.widgets import (
+    ChatPane,
+    FrameInspector,
+    LinkControls,
+    SocketState,
+    side_by_side,
+    status_text,
+    use_socket,
+)
+
+FAST = Backoff(initial=0.05, maximum=0.2, jitter=0)
+CLOCK = "2024-01-01T12:34:56.000Z"
+
+PaneFactory = Callable[..., Awaitable[ChatPane]]
+
+
+@pytest.fixture
+async def chat_server(make_server: ServerFactory) -> Server:
+    server = await make_server()
+    add_chat_handlers(server, clock=lambda: CLOCK)
+    return server
+
+
+@pytest.fixture
+async def pane() -> AsyncIterator[PaneFactory]:
+    """Open panes that own their clients; every one is closed at teardown."""
+    panes: list[ChatPane] = []
+
+    async def make(server: Server, name: str, room: str = "lobby", **options: Any) -> ChatPane:
+        options.setdefault("reconnection", FAST)
+        opened = await ChatPane.open(server.url, name=name, room=room, **options)
+        panes.append(opened)
+        return opened
+
+    yield make
+    for opened in panes:
+        await opened.close()
+
+
+def has_text(text: str) -> Callable[[ChatPane], bool]:
+    return lambda p: any(m.text == text for m in p.messages)
+
+
+# -- sending and receiving -----------------------------------------------------------
+
+
+async def test_pressing_enter_in_one_pane_delivers_to_the_other(
+    chat_server: Server, pane: PaneFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    alice.input.value = "hi bob"  # what the front end sends on Enter
+    assert alice.input.value == ""  # cleared for the next message
+    await bob.wait_for(has_text("hi bob"))
+    message = bob.last_message
+    assert message is not None
+    assert (message.name, message.time, message.mine) == ("Alice", "12:34:56", False)
+    await alice.wait_for(has_text("hi bob"))
+    assert alice.messages[-1].mine
+    assert "<b>Alice</b>: hi bob" in bob.log.value
+    assert capsys.readouterr() == ("", "")  # nothing printed from callbacks or tasks
+
+
+async def test_the_send_button_sends_what_is_in_the_input(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    # Typed but not submitted: the value is in the widget, no observer has run yet.
+    with alice.input.hold_trait_notifications():
+        alice.input.value = "via button"
+        alice.send_button.click()
+    await bob.wait_for(has_text("via button"))
+    await alice.client.call("broadcast", "flush")  # anything sent twice has arrived
+    assert [m.text for m in bob.messages] == ["via button"]
+
+
+async def test_message_text_and_names_are_html_escaped(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    eve, bob = await pane(chat_server, "<i>Eve</i>"), await pane(chat_server, "Bob")
+    eve.input.value = "<script>alert(1)</script>"
+    await bob.wait_for(has_text("<script>alert(1)</script>"))
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in bob.log.value
+    assert "<script>" not in bob.log.value
+    assert "&lt;i&gt;Eve&lt;/i&gt;" in bob.log.value and "<i>Eve" not in bob.log.value
+
+
+async def test_history_is_bounded(chat_server: Server, pane: PaneFactory) -> None:
+    alice = await pane(chat_server, "Alice", max_messages=3)
+    for n in range(5):
+        await alice.send(f"m{n}")
+    await alice.wait_for(has_text("m4"))
+    assert [m.text for m in alice.messages] == ["m2", "m3", "m4"]
+
+
+# -- presence, typing, rooms ---------------------------------------------------------
+
+
+async def test_presence_and_typing_show_in_the_panes(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    await alice.wait_for(lambda p: p.users == ("Alice", "Bob"))
+    assert "Alice, Bob" in alice.presence.value
+    await bob.set_typing(True)
+    await alice.wait_for(lambda p: p.typing == ("Bob",))
+    assert "Bob is typing..." in alice.typing_line.value
+    await bob.send("done")  # sending ends typing
+    await alice.wait_for(lambda p: p.typing == ())
+    assert "typing" not in alice.typing_line.value
+    await bob.close()
+    await alice.wait_for(lambda p: p.users == ("Alice",))
+
+
+async def test_switching_rooms_leaves_the_old_one(chat_server: Server, pane: PaneFactory) -> None:
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    await bob.wait_for(lambda p: p.users == ("Alice", "Bob"))
+    alice.room_input.value = "kitchen"  # Enter in the room field
+    await alice.wait_for(lambda p: p.users == ("Alice",) and p.room == "kitchen")
+    await bob.wait_for(lambda p: p.users == ("Bob",))
+    assert "#kitchen" in alice.title.value
+    await bob.send("lobby only")
+    with alice.room_input.hold_trait_notifications():  # typed, not submitted
+        alice.room_input.value = "lobby"
+        alice.join_button.click()
+    await bob.wait_for(lambda p: p.users == ("Alice", "Bob"))
+    assert all(m.text != "lobby only" for m in alice.messages)
+
+
+# -- connection state ----------------------------------------------------------------
+
+
+async def test_the_status_light_follows_a_server_restart(
+    make_server: ServerFactory, pane: PaneFactory
+) -> None:
+    server = await make_server()
+    add_chat_handlers(server, clock=lambda: CLOCK)
+    alice, bob = await pane(server, "Alice"), await pane(server, "Bob")
+    seen: list[str] = []
+    alice.socket.observe(lambda change: seen.append(change["new"]), names="state")
+    assert alice.status.value == "🟢 connected"
+    port = server.port
+    await server.stop()
+    await alice.wait_for(lambda p: p.client.state is ClientState.RECONNECTING)
+    assert alice.status.value.startswith("🟡 reconnecting")
+    assert not alice.input.disabled  # emits are buffered meanwhile
+    alice.input.value = "sent while offline"
+    await alice.wait_for(lambda p: "1 queued" in p.status.value)
+
+    again = await make_server(port=port)
+    add_chat_handlers(again, clock=lambda: CLOCK)
+    await alice.wait_for(lambda p: p.status.value == "🟢 connected" and p.client.buffered == 0)
+    await bob.wait_for(lambda p: p.users == ("Alice", "Bob"))  # both rejoined the room
+    assert seen[:2] == ["reconnecting", "connected"]
+    alice.input.value = "back again"
+    await bob.wait_for(has_text("back again"))
+
+
+async def test_a_pane_without_reconnection_goes_red_and_disables_input(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice", reconnection=None)
+    await chat_server.stop()
+    await alice.wait_for(lambda p: p.client.state is ClientState.DISCONNECTED)
+    assert alice.status.value == "🔴 disconnected"
+    assert alice.input.disabled and alice.send_button.disabled
+
+
+async def test_a_failed_send_shows_on_the_error_line_not_stderr(
+    chat_server: Server, pane: PaneFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    await alice.client.disconnect()  # the pane still shows; sending cannot work
+    alice.input.value = "anyone?"
+    await alice.wait_for(lambda p: "NotConnectedError" in p.error_line.value)
+    assert len(alice.tasks) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+async def test_server_errors_show_on_the_error_line(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    await alice.client.emit("typing", {"roomId": "lobby", "typing": "maybe"})
+    await alice.wait_for(lambda p: "server: typing expects" in p.error_line.value)
+
+
+async def test_closing_a_pane_releases_listeners_connection_and_tasks(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    before = asyncio.all_tasks()
+    bob = await pane(chat_server, "Bob")
+    shared = Client(chat_server.url, auth={"name": "Alice"}, reconnection=FAST)
+    await shared.connect()
+    try:
+        watcher = ChatPane(shared, name="Alice")  # does not own the client
+        owner = await pane(chat_server, "Carol")
+        await watcher.settle()
+        await bob.wait_for(lambda p: p.users == ("Alice", "Bob", "Carol"))
+        watcher.tasks.spawn(asyncio.sleep(30))  # work still running at close
+        await watcher.close()
+        await owner.close()
+        assert owner.client.state is ClientState.CLOSED
+        assert shared.connected  # not the pane's to close
+        assert len(watcher.tasks) == 0
+        bob.input.value = "after close"
+        await bob.wait_for(has_text("after close"))
+        await shared.call("broadcast", "flush")  # shared has received bob's message
+        assert all(m.text != "after close" for m in watcher.messages)
+        status = watcher.status.value
+        await shared.disconnect()
+        assert watcher.status.value == status  # no longer follows the client
+    finally:
+        await shared.disconnect()
+    await bob.close()
+    # The server's side of the connections winds down on its own; then nothing is left.
+    await eventually(lambda: asyncio.all_tasks() <= before)
+
+
+# -- the reactive state ---------------------------------------------------------------
+
+
+async def test_socket_state_traits_follow_the_client_into_a_linked_widget(
+    chat_server: Server,
+) -> None:
+    client = Client(chat_server.url, reconnection=FAST)
+    sock = use_socket(client)
+    light = w.Checkbox(disabled=True)
+    traitlets.dlink((sock, "connected"), (light, "value"))
+    states: list[str] = []
+    sock.observe(lambda change: states.append(change["new"]), names="state")
+    await client.connect()
+    assert light.value is True and sock.state == "connected"
+    await client.disconnect()
+    assert light.value is False
+    assert states == ["connecting", "connected", "closed"]
+    await sock.close()
+
+
+async def test_use_socket_with_a_url_connects_owns_and_closes_the_client(
+    chat_server: Server,
+) -> None:
+    sock = use_socket(chat_server.url, reconnection=FAST)
+    await eventually(lambda: sock.connected)
+    await sock.close()
+    assert sock.client.state is ClientState.CLOSED
+    assert (sock.state, sock.connected) == ("closed", False)
+
+
+async def test_use_socket_puts_a_connection_failure_in_the_error_trait(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server()
+    url = server.url
+    await server.stop()
+    sock = use_socket(url, reconnection=None, connect_timeout=2)
+    await eventually(lambda: sock.error != "" and sock.state == "disconnected")
+    assert str(ConnectFailedError(url, "x")).split(":")[0] in sock.error
+    assert not sock.connected
+    await sock.close()
+
+
+def test_socket_state_traits_are_read_only() -> None:
+    sock = SocketState(Client("http://127.0.0.1:9"))
+    with pytest.raises(traitlets.TraitError):
+        sock.connected = True  # type: ignore[misc]
+
+
+def test_status_text_names_the_state_and_the_queue() -> None:
+    assert status_text(ClientState.CONNECTED) == "🟢 connected"
+    assert status_text(ClientState.RECONNECTING, 3) == "🟡 reconnecting · 3 queued"
+    assert status_text(ClientState.CLOSED) == "🔴 closed"
+
+
+async def test_side_by_side_is_one_row_named_after_its_panes(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    row = side_by_side(alice, bob)
+    assert row.children == (alice.widget, bob.widget)
+    assert repr(row) == "PaneRow(Alice | Bob)"
+    assert "wslearn-pane-alice" in alice.widget._dom_classes
+    assert alice._repr_mimebundle_()["text/plain"] == "<ChatPane Alice · lobby>"
+
+
+# -- the frame inspector --------------------------------------------------------------
+
+
+async def test_the_inspector_decodes_events_acks_and_attachments(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    inspector = FrameInspector(alice.client)
+    await alice.client.call("join-room", "lobby")
+    await alice.client.emit("broadcast", {"a": b"\x00\x01", "b": b"xyz"})
+    await eventually(lambda: len(inspector.rows(event="broadcast-message")) == 3)
+    call, ack = inspector.rows(event="join-room")
+    assert (call.direction, call.socketio, call.event, call.payload) == (
+        "↑",
+        "EVENT",
+        "join-room",
+        '["lobby"]',
+    )
+    assert (ack.direction, ack.socketio, ack.ack) == ("↓", "ACK", call.ack)
+    sent = inspector.rows(event="broadcast")[:3]
+    assert [row.engine for row in sent] == ["MESSAGE", "ATTACHMENT", "ATTACHMENT"]
+    assert sent[0].socketio == "BINARY_EVENT" and sent[0].attachments == 2
+    assert sent[0].payload == '[{"a":"<2 bytes>","b":"<3 bytes>"}]'
+    assert str(sent[0]) == (
+        '↑ MESSAGE BINARY_EVENT / broadcast attachments=2 [{"a":"<2 bytes>","b":"<3 bytes>"}]'
+    )
+    indexes = [row.index for row in inspector.rows(event="")]
+    assert indexes == sorted(indexes)
+    inspector.render()
+    assert "broadcast-message" in inspector.table.value
+    inspector.close()
+
+
+async def test_the_inspector_filters_by_event_name(chat_server: Server, pane: PaneFactory) -> None:
+    alice = await pane(chat_server, "Alice")
+    inspector = FrameInspector(alice.client)
+    await alice.set_typing(True)
+    await alice.client.call("send-message", {"roomId": "lobby", "message": "x"})
+    inspector.filter.value = "TYPING"
+    assert [row.event for row in inspector.rows()] == ["typing"]
+    assert "send-message" not in inspector.table.value
+    assert ">typing<" in inspector.table.value
+    inspector.filter.value = ""
+    assert {row.event for row in inspector.rows()} >= {"typing", "send-message"}
+    inspector.close()
+    await alice.client.emit("broadcast", "after close")
+    await alice.client.call("broadcast", "flush")
+    assert all(row.payload != '["after close"]' for row in inspector.rows())
+
+
+def test_the_frame_log_keeps_at_most_max_frames() -> None:
+    log = FrameLog(max_frames=5, start=100.0)
+    for n in range(20):
+        log.feed("received", "2", at=100.0 + n)
+    rows = log.rows()
+    assert len(rows) == 5 and log.total == 20
+    assert [row.index for row in rows] == [16, 17, 18, 19, 20]
+    assert rows[-1].at == 19.0 and rows[-1].engine == "PING"
+
+
+def test_the_frame_log_shows_protocol_errors_and_recovers() -> None:
+    log = FrameLog()
+    (bad,) = log.feed("received", b"\x00stray", at=0.0)
+    assert bad.engine == "?" and "no packet announced" in bad.error
+    assert log.feed("sent", '451-["up",{"_placeholder":true,"num":0}]', at=1.0) == []
+    # The connection drops mid-packet; the next connection starts with OPEN.
+    (opened,) = log.feed("received", '0{"sid":"s"}', at=2.0)
+    assert opened.engine == "OPEN"
+    (connect,) = log.feed("sent", "40", at=3.0)
+    assert connect.socketio == "CONNECT" and connect.error == ""
+
+
+# -- link controls --------------------------------------------------------------------
+
+
+async def test_link_controls_drive_the_proxy_and_follow_it(chat_server: Server) -> None:
+    async with LinkProxy("127.0.0.1", chat_server.port) as link:
+        client = Client(f"http://127.0.0.1:{link.port}", reconnection=FAST)
+        await client.connect()
+        controls = LinkControls(link)
+        assert controls.light.value == "🟢 up"
+        controls.pause_button.click()
+        assert link.state is LinkState.PAUSED and controls.pause_button.description == "Resume"
+        link.resume()  # code changes the link: the controls follow
+        assert controls.light.value == "🟢 up" and controls.pause_button.description == "Pause"
+        controls.latency.value = 120
+        assert link.latency == pytest.approx(0.12)
+        controls.cut_button.click()
+        await eventually(lambda: controls.error_line.value.startswith("cut 1 connection"))
+        controls.plug_button.click()
+        await eventually(lambda: link.state is LinkState.DOWN)
+        assert controls.light.value.startswith("🔴") and controls.plug_button.description == (
+            "Plug back"
+        )
+        controls.plug_button.click()
+        assert link.state is LinkState.UP
+        await eventually(lambda: client.connected)
+        await controls.close()
+        link.pause()
+        assert controls.light.value == "🟢 up"  # unsubscribed
+        link.resume()
+        await client.disconnect()
+
+
+async def test_a_refused_link_action_shows_on_the_error_line() -> None:
+    link = LinkProxy("127.0.0.1", 9)  # never started
+    controls = LinkControls(link)
+    assert controls.light.value == "⚪ stopped" and controls.pause_button.disabled
+    controls.cut_button.click()
+    await eventually(lambda: "not running" in controls.error_line.value)
+    await controls.close()
