@@ -463,6 +463,20 @@ async def test_server_pings_and_a_client_that_answers_stays(
     assert len(server.of("/").sockets) == 1
 
 
+async def test_the_next_ping_follows_the_pong_by_ping_interval_even_when_the_timeout_is_longer(
+    make_server: ServerFactory, raw_client: RawFactory
+) -> None:
+    # Engine.IO: the next ping is due pingInterval after the pong. A server that only
+    # woke up at the pong's deadline would wait pingTimeout (3 s) instead: a dead peer
+    # would then be noticed after up to 2 x pingTimeout, beyond the promised bound.
+    server = await make_server(ping_interval=0.05, ping_timeout=3.0)
+    client = await raw_client(server, answer_pings=False)
+    await client.connect()
+    assert await client.recv() == "2"
+    await client.send("3")
+    assert await client.recv(within=1.5) == "2"  # 0.05 s expected; 3 s with the bug
+
+
 # -- API edges ------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ the way the front end would, then read widget state.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,8 +19,11 @@ from support import ServerFactory, eventually
 from wslearn.backoff import Backoff
 from wslearn.chat import add_chat_handlers
 from wslearn.client import Client, ClientState
+from wslearn.exactly_once import ExactlyOnce
 from wslearn.exceptions import ConnectFailedError
 from wslearn.inspector import FrameLog
+from wslearn.namespace import Socket
+from wslearn.outbox import Outbox
 from wslearn.proxy import LinkProxy, LinkState
 from wslearn.server import Server
 from wslearn.widgets import (
@@ -177,6 +181,64 @@ async def test_the_status_light_follows_a_server_restart(
     assert seen[:2] == ["reconnecting", "connected"]
     alice.input.value = "back again"
     await bob.wait_for(has_text("back again"))
+
+
+def reliable_chat(server: Server) -> ExactlyOnce:
+    """The chat handlers, with send-message applied once per message id."""
+    add_chat_handlers(server, clock=lambda: CLOCK)
+    once = ExactlyOnce()
+
+    @server.on("send-message")
+    @once
+    async def send_message(socket: Socket, data: dict[str, str]) -> None:
+        message = {"name": socket.data["name"], "message": data["message"], "timestamp": CLOCK}
+        await server.to(data["roomId"]).emit("receive-message", {"userId": socket.id, **message})
+
+    return once
+
+
+async def test_a_pane_with_an_outbox_queues_through_a_restart_and_delivers_once_in_order(
+    make_server: ServerFactory, pane: PaneFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Recovery keeps both sockets' rooms and replays what bob missed while away, so
+    # the order in which the two panes come back does not matter.
+    server = await make_server(recovery_window=30)
+    once = reliable_chat(server)
+    alice = await pane(server, "Alice", outbox=Outbox(capacity=10))
+    bob = await pane(server, "Bob")
+    assert alice.reliable is not None and bob.reliable is None
+    alice.input.value = "before"
+    await bob.wait_for(has_text("before"))
+    port = server.port
+    await server.stop()
+    await alice.wait_for(lambda p: p.client.state is ClientState.RECONNECTING)
+    texts = ["one", "two", "three"]
+    for text in texts:
+        alice.input.value = text
+    await alice.wait_for(lambda p: p.queued == 3)
+    assert alice.status.value == "🟡 reconnecting · 3 queued"
+
+    await server.start(port=port)
+    await alice.wait_for(lambda p: p.status.value == "🟢 connected" and p.queued == 0)
+    await bob.wait_for(has_text("three"))
+    await alice.wait_for(has_text("three"))  # the pane re-joined before the queue drained
+    for shown in (bob, alice):
+        assert [m.text for m in shown.messages] == ["before", *texts]
+    assert all(m.mine for m in alice.messages) and not any(m.mine for m in bob.messages)
+    assert once.applied == 4 and once.duplicates == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_closing_a_pane_with_an_outbox_keeps_what_is_still_queued(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    outbox = Outbox(capacity=10)
+    alice = await pane(chat_server, "Alice", outbox=outbox)
+    await chat_server.stop()
+    await alice.wait_for(lambda p: p.client.state is ClientState.RECONNECTING)
+    await alice.send("not yet delivered")
+    await alice.close()
+    assert [e.args[0]["message"] for e in outbox.pending()] == ["not yet delivered"]
 
 
 async def test_a_pane_without_reconnection_goes_red_and_disables_input(

@@ -28,6 +28,7 @@ Close codes the server uses:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,7 @@ class Connection:
         self._schedule = PingSchedule(
             server.ping_interval, server.ping_timeout, asyncio.get_running_loop().time()
         )
+        self._pong = asyncio.Event()  # wakes the heartbeat loop: the next ping is due
         self._reason: DisconnectReason | None = None
         self._closing = False
         self._seen_socketio = False
@@ -226,7 +228,13 @@ class Connection:
                     CloseCode.POLICY_VIOLATION, "ping timeout", DisconnectReason.PING_TIMEOUT
                 )
                 return
-            await asyncio.sleep(max(0.0, self._schedule.next_wakeup(loop.time()) - loop.time()))
+            # Sleep until the deadline, or until a pong arrives: the next ping is due
+            # ping_interval after the pong, which may be sooner than the deadline.
+            self._pong.clear()
+            delay = max(0.0, self._schedule.next_wakeup(loop.time()) - loop.time())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._pong.wait()
 
     async def _connect_deadline(self) -> None:
         try:
@@ -264,7 +272,8 @@ class Connection:
     def _on_engine_packet(self, packet: EnginePacket) -> None:
         kind = packet.type
         if kind is EngineType.PONG:
-            self._schedule.pong_received(asyncio.get_running_loop().time())
+            if self._schedule.pong_received(asyncio.get_running_loop().time()):
+                self._pong.set()
         elif kind is EngineType.PING:
             self.fail(
                 CloseCode.PROTOCOL_ERROR,

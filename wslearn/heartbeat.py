@@ -6,7 +6,6 @@ decision. This module holds the decisions; the asyncio layer holds the timers::
 
     schedule = PingSchedule(interval=25, timeout=20, now=clock())
     while True:
-        await asyncio.sleep(schedule.next_wakeup(clock()) - clock())
         action = schedule.due(clock())
         if action is HeartbeatAction.SEND_PING:
             await send("2")
@@ -14,7 +13,13 @@ decision. This module holds the decisions; the asyncio layer holds the timers::
         elif action is HeartbeatAction.CLOSE:
             await close()
             break
-    # ... and the receive loop calls schedule.pong_received(clock()) on each "3".
+        pong.clear()
+        # Sleep until next_wakeup, or until a pong arrives: the next ping is due
+        # interval after the pong, sooner than the deadline when timeout > interval.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pong.wait(), schedule.next_wakeup(clock()) - clock())
+    # ... and the receive loop does `if schedule.pong_received(clock()): pong.set()`
+    # on each "3".
 
 Three classes:
 

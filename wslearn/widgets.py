@@ -17,6 +17,14 @@ goes into widget state only; nothing is printed. Work a widget callback starts (
 send, a room switch) runs as a task on the kernel's loop, kept by the pane until it
 ends, and its errors land on the pane's error line.
 
+Given an :class:`~wslearn.outbox.Outbox`, a pane sends through a
+:class:`~wslearn.reliable.ReliableEmitter` instead: each message stays queued until the
+server acknowledges it, the status line counts what waits ("3 queued"), and nothing is
+lost across outages (the server's ``send-message`` handler must then be wrapped in
+:class:`~wslearn.exactly_once.ExactlyOnce`)::
+
+    alice = await ChatPane.open(server.url, name="Alice", outbox=Outbox())
+
 :class:`~wslearn.inspector.FrameInspector` shows the frames a client exchanges and
 :class:`~wslearn.controls.LinkControls` puts buttons on a
 :class:`~wslearn.proxy.LinkProxy`; both are re-exported here.
@@ -39,7 +47,9 @@ from .client import Client, ClientState
 from .controls import LinkControls
 from .inspector import FrameInspector, FrameRow
 from .kernel import wait_until
+from .outbox import Outbox, OutboxChange
 from .reactive import BackgroundTasks, SocketState, close_tree, use_socket
+from .reliable import ReliableEmitter
 
 __all__ = [
     "ChatMessage",
@@ -102,6 +112,11 @@ class ChatPane:
         name: the display name shown in the pane's title.
         max_messages: how many messages the pane keeps (oldest dropped first).
         owns_client: :meth:`close` also disconnects the client.
+        outbox: send through a :class:`~wslearn.reliable.ReliableEmitter` on this
+            outbox (kept until acked, resent after reconnecting) instead of plain
+            emits. The pane creates the emitter after its own listeners, so after a
+            reconnection the room is joined before the queued messages go out and
+            they come back to this pane too.
     """
 
     def __init__(
@@ -112,6 +127,7 @@ class ChatPane:
         name: str = "",
         max_messages: int = 200,
         owns_client: bool = False,
+        outbox: Outbox | None = None,
     ) -> None:
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
@@ -180,6 +196,12 @@ class ChatPane:
         self.send_button.on_click(self._on_send_click)
         self.room_input.observe(self._on_room_enter, names="value")
         self.join_button.on_click(self._on_join_click)
+        self.reliable: ReliableEmitter | None = None
+        """Where messages go when the pane was given an outbox; None otherwise."""
+        if outbox is not None:
+            # After the pane's listeners: its connect listener (re-join) runs first.
+            self.reliable = ReliableEmitter(client, outbox)
+            outbox.on_change(self._on_outbox_change)
         self._render_all()
         if client.connected:
             self.tasks.spawn(self.join(room))
@@ -193,6 +215,7 @@ class ChatPane:
         room: str = "lobby",
         reconnection: Backoff | None = Backoff(),  # noqa: B008 - frozen, safe to share
         max_messages: int = 200,
+        outbox: Outbox | None = None,
         **client_options: Any,
     ) -> ChatPane:
         """Create a client that connects as ``name``, a pane that owns it, and join.
@@ -205,7 +228,14 @@ class ChatPane:
             ConnectFailedError, ConnectRefusedError: as :meth:`Client.connect`.
         """
         client = Client(url, auth={"name": name}, reconnection=reconnection, **client_options)
-        pane = cls(client, room=room, name=name, max_messages=max_messages, owns_client=True)
+        pane = cls(
+            client,
+            room=room,
+            name=name,
+            max_messages=max_messages,
+            owns_client=True,
+            outbox=outbox,
+        )
         try:
             await client.connect()
             await pane.settle()
@@ -236,6 +266,12 @@ class ChatPane:
         """Who else is typing right now."""
         return tuple(self._typing)
 
+    @property
+    def queued(self) -> int:
+        """Messages waiting to go out: unacknowledged ones with an outbox, else the
+        client's buffered emits."""
+        return len(self.reliable) if self.reliable is not None else self.client.buffered
+
     def __repr__(self) -> str:
         return f"<ChatPane {self.name or '?'} · {self.room}>"
 
@@ -247,10 +283,15 @@ class ChatPane:
     # -- actions (coroutines; the widgets schedule them) -------------------------------
 
     async def send(self, text: str) -> None:
-        """Send ``text`` to the room (buffered by the client while reconnecting)."""
+        """Send ``text`` to the room (buffered by the client while reconnecting, or
+        queued in the outbox until acknowledged)."""
         if self._i_am_typing:
             await self.set_typing(False)
-        await self.client.emit("send-message", {"roomId": self.room, "message": text})
+        message = {"roomId": self.room, "message": text}
+        if self.reliable is not None:
+            self.reliable.send("send-message", message)
+        else:
+            await self.client.emit("send-message", message)
         self._render_status()
 
     async def join(self, room: str) -> None:
@@ -293,6 +334,9 @@ class ChatPane:
             return
         self.closed = True
         await self.tasks.cancel_all()
+        if self.reliable is not None:
+            self.reliable.outbox.off_change(self._on_outbox_change)
+            await self.reliable.close()  # what is still queued stays in the outbox
         for event, listener in self._listeners:
             self.client.off(event, listener)
         self.socket.unobserve(self._on_state, names="state")
@@ -337,7 +381,12 @@ class ChatPane:
     def _on_state(self, _change: Any) -> None:
         self._render_status()
 
-    def _on_message(self, data: Any) -> None:
+    def _on_outbox_change(self, _change: OutboxChange) -> None:
+        self._render_status()
+
+    # With connection state recovery on, events carry an offset as one more argument.
+
+    def _on_message(self, data: Any, *_offset: Any) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("message"), str):
             return
         name = str(data.get("name") or data.get("userId") or "?")
@@ -349,13 +398,13 @@ class ChatPane:
             self._render_people()
         self._render_log()
 
-    def _on_presence(self, data: Any) -> None:
+    def _on_presence(self, data: Any, *_offset: Any) -> None:
         if isinstance(data, dict) and data.get("roomId") == self.room:
             self._users = [str(u) for u in data.get("users", [])]
             self._typing = [name for name in self._typing if name in self._users]
             self._render_people()
 
-    def _on_typing(self, data: Any) -> None:
+    def _on_typing(self, data: Any, *_offset: Any) -> None:
         if not isinstance(data, dict) or data.get("roomId") != self.room:
             return
         name = str(data.get("name", "?"))
@@ -365,7 +414,7 @@ class ChatPane:
             self._typing.remove(name)
         self._render_people()
 
-    def _on_server_error(self, data: Any) -> None:
+    def _on_server_error(self, data: Any, *_offset: Any) -> None:
         message = data.get("message") if isinstance(data, dict) else data
         self.error_line.value = f"⚠ server: {html.escape(str(message))}"
 
@@ -380,7 +429,7 @@ class ChatPane:
 
     def _render_status(self) -> None:
         state = self.client.state
-        self.status.value = html.escape(status_text(state, self.client.buffered))
+        self.status.value = html.escape(status_text(state, self.queued))
         offline = state in (ClientState.DISCONNECTED, ClientState.CLOSED)
         self.input.disabled = self.send_button.disabled = offline or self.closed
         self.input.placeholder = (
