@@ -1,5 +1,11 @@
-"""Shared fixtures for the server tests: started servers, raw wire clients, and
-python-socketio clients, all on loopback and all closed at teardown."""
+"""Shared fixtures: started servers (plain and with the chat handlers), raw wire
+clients, python-socketio clients and chat panes, all on loopback, all closed at teardown.
+
+Private modules have no test file of their own; they are tested through their public
+users: ``_connection`` in test_server.py, ``_receiving`` and ``_client_base`` in
+test_client.py, ``_session`` in test_session.py and test_client.py, ``_emitter`` in
+test_emitter.py, and ``_service`` (the shared lifecycle) in test_service.py.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,10 @@ from typing import Any
 import pytest
 import socketio
 from support import (
+    CLOCK,
+    FAST,
     WIRE_TIMEOUT,
+    PaneFactory,
     RawClient,
     RawFactory,
     ServerFactory,
@@ -19,7 +28,9 @@ from support import (
 )
 from websockets.asyncio.client import connect
 
+from wslearn.chat import add_chat_handlers
 from wslearn.server import Server
+from wslearn.widgets import ChatPane
 
 
 @pytest.fixture
@@ -100,3 +111,26 @@ async def sio_client() -> AsyncIterator[SioFactory]:
     for client in clients:
         client.reconnection = False
         await client.disconnect()
+
+
+@pytest.fixture
+async def chat_server(server: Server) -> Server:
+    """A running server with the guide's chat handlers and a fixed clock (``CLOCK``)."""
+    add_chat_handlers(server, clock=lambda: CLOCK)
+    return server
+
+
+@pytest.fixture
+async def pane() -> AsyncIterator[PaneFactory]:
+    """Open chat panes that own their clients; every one is closed at teardown."""
+    panes: list[ChatPane] = []
+
+    async def make(server: Server, name: str, room: str = "lobby", **options: Any) -> ChatPane:
+        options.setdefault("reconnection", FAST)
+        opened = await ChatPane.open(server.url, name=name, room=room, **options)
+        panes.append(opened)
+        return opened
+
+    yield make
+    for opened in panes:
+        await opened.close()

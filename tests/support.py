@@ -11,10 +11,16 @@ import socketio
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
+from wslearn.backoff import Backoff
 from wslearn.kernel import wait_until
 from wslearn.server import Server
+from wslearn.widgets import ChatPane
 
 WIRE_TIMEOUT = 5.0  # generous upper bound for anything on loopback; never decides a pass
+FAST = Backoff(initial=0.05, maximum=0.2, jitter=0)
+"""Reconnection delays for tests: quick, and the same every run (no jitter)."""
+CLOCK = "2024-01-01T12:34:56.000Z"
+"""The chat server's fixed clock in tests, so timestamps can be asserted."""
 
 
 class RawClient:
@@ -79,6 +85,7 @@ class RawClient:
 ServerFactory = Callable[..., Awaitable[Server]]
 RawFactory = Callable[..., Awaitable[RawClient]]
 SioFactory = Callable[..., Awaitable[socketio.AsyncClient]]
+PaneFactory = Callable[..., Awaitable[ChatPane]]
 
 
 def wire_url(

@@ -7,18 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from support import SioFactory
+from support import CLOCK, SioFactory
 
-from wslearn.chat import MAX_NAME_LENGTH, add_chat_handlers, check_name, iso_timestamp
+from wslearn.chat import MAX_NAME_LENGTH, check_name, iso_timestamp
 from wslearn.client import Client
 from wslearn.exceptions import ConnectRefusedError
 from wslearn.server import Server
-
-
-@pytest.fixture
-async def chat_server(server: Server) -> Server:
-    add_chat_handlers(server, clock=lambda: "2024-01-01T00:00:00.000Z")
-    return server
 
 
 def collect(client: Any, *events: str) -> asyncio.Queue[tuple[str, Any]]:
@@ -52,7 +46,7 @@ async def test_a_message_reaches_the_whole_room_with_sender_and_timestamp(
         "userId": alice.get_sid(),
         "name": "guest-" + alice.get_sid()[:4],  # no name in the auth
         "message": "hi",
-        "timestamp": "2024-01-01T00:00:00.000Z",
+        "timestamp": CLOCK,  # the chat_server fixture's clock
     }
     assert await asyncio.wait_for(queues[0].get(), 5) == ("receive-message", expected)
     assert await asyncio.wait_for(queues[1].get(), 5) == ("receive-message", expected)

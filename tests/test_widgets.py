@@ -1,4 +1,4 @@
-"""Chat panes, the frame inspector and link controls, headless: no browser, no kernel.
+"""wslearn.widgets: chat panes, headless: no browser, no kernel.
 
 Real servers and clients on loopback; the tests set widget values and click buttons
 the way the front end would, then read widget state.
@@ -8,61 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
-import ipywidgets as w
 import pytest
-import traitlets
-from support import ServerFactory, eventually
+from support import CLOCK, FAST, PaneFactory, ServerFactory, eventually
 
-from wslearn.backoff import Backoff
 from wslearn.chat import add_chat_handlers
 from wslearn.client import Client, ClientState
 from wslearn.exactly_once import ExactlyOnce
-from wslearn.exceptions import ConnectFailedError
-from wslearn.inspector import FrameLog
 from wslearn.namespace import Socket
 from wslearn.outbox import Outbox
-from wslearn.proxy import LinkProxy, LinkState
 from wslearn.server import Server
-from wslearn.widgets import (
-    ChatPane,
-    FrameInspector,
-    LinkControls,
-    SocketState,
-    side_by_side,
-    status_text,
-    use_socket,
-)
-
-FAST = Backoff(initial=0.05, maximum=0.2, jitter=0)
-CLOCK = "2024-01-01T12:34:56.000Z"
-
-PaneFactory = Callable[..., Awaitable[ChatPane]]
-
-
-@pytest.fixture
-async def chat_server(make_server: ServerFactory) -> Server:
-    server = await make_server()
-    add_chat_handlers(server, clock=lambda: CLOCK)
-    return server
-
-
-@pytest.fixture
-async def pane() -> AsyncIterator[PaneFactory]:
-    """Open panes that own their clients; every one is closed at teardown."""
-    panes: list[ChatPane] = []
-
-    async def make(server: Server, name: str, room: str = "lobby", **options: Any) -> ChatPane:
-        options.setdefault("reconnection", FAST)
-        opened = await ChatPane.open(server.url, name=name, room=room, **options)
-        panes.append(opened)
-        return opened
-
-    yield make
-    for opened in panes:
-        await opened.close()
+from wslearn.widgets import ChatPane, side_by_side, status_text
 
 
 def has_text(text: str) -> Callable[[ChatPane], bool]:
@@ -302,53 +259,7 @@ async def test_closing_a_pane_releases_listeners_connection_and_tasks(
     await eventually(lambda: asyncio.all_tasks() <= before)
 
 
-# -- the reactive state ---------------------------------------------------------------
-
-
-async def test_socket_state_traits_follow_the_client_into_a_linked_widget(
-    chat_server: Server,
-) -> None:
-    client = Client(chat_server.url, reconnection=FAST)
-    sock = use_socket(client)
-    light = w.Checkbox(disabled=True)
-    traitlets.dlink((sock, "connected"), (light, "value"))
-    states: list[str] = []
-    sock.observe(lambda change: states.append(change["new"]), names="state")
-    await client.connect()
-    assert light.value is True and sock.state == "connected"
-    await client.disconnect()
-    assert light.value is False
-    assert states == ["connecting", "connected", "closed"]
-    await sock.close()
-
-
-async def test_use_socket_with_a_url_connects_owns_and_closes_the_client(
-    chat_server: Server,
-) -> None:
-    sock = use_socket(chat_server.url, reconnection=FAST)
-    await eventually(lambda: sock.connected)
-    await sock.close()
-    assert sock.client.state is ClientState.CLOSED
-    assert (sock.state, sock.connected) == ("closed", False)
-
-
-async def test_use_socket_puts_a_connection_failure_in_the_error_trait(
-    make_server: ServerFactory,
-) -> None:
-    server = await make_server()
-    url = server.url
-    await server.stop()
-    sock = use_socket(url, reconnection=None, connect_timeout=2)
-    await eventually(lambda: sock.error != "" and sock.state == "disconnected")
-    assert str(ConnectFailedError(url, "x")).split(":")[0] in sock.error
-    assert not sock.connected
-    await sock.close()
-
-
-def test_socket_state_traits_are_read_only() -> None:
-    sock = SocketState(Client("http://127.0.0.1:9"))
-    with pytest.raises(traitlets.TraitError):
-        sock.connected = True  # type: ignore[misc]
+# -- status text and layout ----------------------------------------------------------
 
 
 def test_status_text_names_the_state_and_the_queue() -> None:
@@ -366,116 +277,3 @@ async def test_side_by_side_is_one_row_named_after_its_panes(
     assert repr(row) == "PaneRow(Alice | Bob)"
     assert "wslearn-pane-alice" in alice.widget._dom_classes
     assert alice._repr_mimebundle_()["text/plain"] == "<ChatPane Alice · lobby>"
-
-
-# -- the frame inspector --------------------------------------------------------------
-
-
-async def test_the_inspector_decodes_events_acks_and_attachments(
-    chat_server: Server, pane: PaneFactory
-) -> None:
-    alice = await pane(chat_server, "Alice")
-    inspector = FrameInspector(alice.client)
-    await alice.client.call("join-room", "lobby")
-    await alice.client.emit("broadcast", {"a": b"\x00\x01", "b": b"xyz"})
-    await eventually(lambda: len(inspector.rows(event="broadcast-message")) == 3)
-    call, ack = inspector.rows(event="join-room")
-    assert (call.direction, call.socketio, call.event, call.payload) == (
-        "↑",
-        "EVENT",
-        "join-room",
-        '["lobby"]',
-    )
-    assert (ack.direction, ack.socketio, ack.ack) == ("↓", "ACK", call.ack)
-    sent = inspector.rows(event="broadcast")[:3]
-    assert [row.engine for row in sent] == ["MESSAGE", "ATTACHMENT", "ATTACHMENT"]
-    assert sent[0].socketio == "BINARY_EVENT" and sent[0].attachments == 2
-    assert sent[0].payload == '[{"a":"<2 bytes>","b":"<3 bytes>"}]'
-    assert str(sent[0]) == (
-        '↑ MESSAGE BINARY_EVENT / broadcast attachments=2 [{"a":"<2 bytes>","b":"<3 bytes>"}]'
-    )
-    indexes = [row.index for row in inspector.rows(event="")]
-    assert indexes == sorted(indexes)
-    inspector.render()
-    assert "broadcast-message" in inspector.table.value
-    inspector.close()
-
-
-async def test_the_inspector_filters_by_event_name(chat_server: Server, pane: PaneFactory) -> None:
-    alice = await pane(chat_server, "Alice")
-    inspector = FrameInspector(alice.client)
-    await alice.set_typing(True)
-    await alice.client.call("send-message", {"roomId": "lobby", "message": "x"})
-    inspector.filter.value = "TYPING"
-    assert [row.event for row in inspector.rows()] == ["typing"]
-    assert "send-message" not in inspector.table.value
-    assert ">typing<" in inspector.table.value
-    inspector.filter.value = ""
-    assert {row.event for row in inspector.rows()} >= {"typing", "send-message"}
-    inspector.close()
-    await alice.client.emit("broadcast", "after close")
-    await alice.client.call("broadcast", "flush")
-    assert all(row.payload != '["after close"]' for row in inspector.rows())
-
-
-def test_the_frame_log_keeps_at_most_max_frames() -> None:
-    log = FrameLog(max_frames=5, start=100.0)
-    for n in range(20):
-        log.feed("received", "2", at=100.0 + n)
-    rows = log.rows()
-    assert len(rows) == 5 and log.total == 20
-    assert [row.index for row in rows] == [16, 17, 18, 19, 20]
-    assert rows[-1].at == 19.0 and rows[-1].engine == "PING"
-
-
-def test_the_frame_log_shows_protocol_errors_and_recovers() -> None:
-    log = FrameLog()
-    (bad,) = log.feed("received", b"\x00stray", at=0.0)
-    assert bad.engine == "?" and "no packet announced" in bad.error
-    assert log.feed("sent", '451-["up",{"_placeholder":true,"num":0}]', at=1.0) == []
-    # The connection drops mid-packet; the next connection starts with OPEN.
-    (opened,) = log.feed("received", '0{"sid":"s"}', at=2.0)
-    assert opened.engine == "OPEN"
-    (connect,) = log.feed("sent", "40", at=3.0)
-    assert connect.socketio == "CONNECT" and connect.error == ""
-
-
-# -- link controls --------------------------------------------------------------------
-
-
-async def test_link_controls_drive_the_proxy_and_follow_it(chat_server: Server) -> None:
-    async with LinkProxy("127.0.0.1", chat_server.port) as link:
-        client = Client(f"http://127.0.0.1:{link.port}", reconnection=FAST)
-        await client.connect()
-        controls = LinkControls(link)
-        assert controls.light.value == "🟢 up"
-        controls.pause_button.click()
-        assert link.state is LinkState.PAUSED and controls.pause_button.description == "Resume"
-        link.resume()  # code changes the link: the controls follow
-        assert controls.light.value == "🟢 up" and controls.pause_button.description == "Pause"
-        controls.latency.value = 120
-        assert link.latency == pytest.approx(0.12)
-        controls.cut_button.click()
-        await eventually(lambda: controls.error_line.value.startswith("cut 1 connection"))
-        controls.plug_button.click()
-        await eventually(lambda: link.state is LinkState.DOWN)
-        assert controls.light.value.startswith("🔴") and controls.plug_button.description == (
-            "Plug back"
-        )
-        controls.plug_button.click()
-        assert link.state is LinkState.UP
-        await eventually(lambda: client.connected)
-        await controls.close()
-        link.pause()
-        assert controls.light.value == "🟢 up"  # unsubscribed
-        link.resume()
-        await client.disconnect()
-
-
-async def test_a_refused_link_action_shows_on_the_error_line() -> None:
-    link = LinkProxy("127.0.0.1", 9)  # never started
-    controls = LinkControls(link)
-    assert controls.light.value == "⚪ stopped" and controls.pause_button.disabled
-    controls.cut_button.click()
-    await eventually(lambda: "not running" in controls.error_line.value)
-    await controls.close()

@@ -1,0 +1,179 @@
+"""wslearn.inspector: frames decoded into rows (FrameLog) and shown live (FrameInspector).
+
+FrameLog is pure and gets frames and times by hand; FrameInspector watches a real
+client talking to a real chat server on loopback.
+"""
+
+from __future__ import annotations
+
+import pytest
+from support import CLOCK, PaneFactory, ServerFactory, eventually
+
+from wslearn.chat import add_chat_handlers
+from wslearn.inspector import FrameInspector, FrameLog, FrameRow
+from wslearn.server import Server
+
+# -- FrameInspector on a live client --------------------------------------------------
+
+
+async def test_the_inspector_decodes_events_acks_and_attachments(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    inspector = FrameInspector(alice.client)
+    await alice.client.call("join-room", "lobby")
+    await alice.client.emit("broadcast", {"a": b"\x00\x01", "b": b"xyz"})
+    await eventually(lambda: len(inspector.rows(event="broadcast-message")) == 3)
+    call, ack = inspector.rows(event="join-room")
+    assert (call.direction, call.socketio, call.event, call.payload) == (
+        "↑",
+        "EVENT",
+        "join-room",
+        '["lobby"]',
+    )
+    assert (ack.direction, ack.socketio, ack.ack) == ("↓", "ACK", call.ack)
+    sent = inspector.rows(event="broadcast")[:3]
+    assert [row.engine for row in sent] == ["MESSAGE", "ATTACHMENT", "ATTACHMENT"]
+    assert sent[0].socketio == "BINARY_EVENT" and sent[0].attachments == 2
+    assert sent[0].payload == '[{"a":"<2 bytes>","b":"<3 bytes>"}]'
+    assert str(sent[0]) == (
+        '↑ MESSAGE BINARY_EVENT / broadcast attachments=2 [{"a":"<2 bytes>","b":"<3 bytes>"}]'
+    )
+    indexes = [row.index for row in inspector.rows(event="")]
+    assert indexes == sorted(indexes)
+    inspector.render()
+    assert "broadcast-message" in inspector.table.value
+    inspector.close()
+
+
+async def test_the_inspector_filters_by_event_name(chat_server: Server, pane: PaneFactory) -> None:
+    alice = await pane(chat_server, "Alice")
+    inspector = FrameInspector(alice.client)
+    await alice.set_typing(True)
+    await alice.client.call("send-message", {"roomId": "lobby", "message": "x"})
+    inspector.filter.value = "TYPING"
+    assert [row.event for row in inspector.rows()] == ["typing"]
+    assert "send-message" not in inspector.table.value
+    assert ">typing<" in inspector.table.value
+    inspector.filter.value = ""
+    assert {row.event for row in inspector.rows()} >= {"typing", "send-message"}
+    inspector.close()
+    await alice.client.emit("broadcast", "after close")
+    await alice.client.call("broadcast", "flush")
+    assert all(row.payload != '["after close"]' for row in inspector.rows())
+
+
+async def test_the_hide_ping_pong_checkbox_hides_heartbeats(
+    make_server: ServerFactory, pane: PaneFactory
+) -> None:
+    server = await make_server(ping_interval=0.05)  # heartbeats come quickly
+    add_chat_handlers(server, clock=lambda: CLOCK)
+    alice = await pane(server, "Alice")
+    inspector = FrameInspector(alice.client)
+    await eventually(lambda: {"PING", "PONG"} <= {row.engine for row in inspector.rows()})
+    await alice.client.call("broadcast", "flush")
+    inspector.hide_heartbeats.value = True
+    shown = inspector.rows()
+    assert shown and all(row.engine not in ("PING", "PONG") for row in shown)
+    assert "PING" not in inspector.table.value
+    assert len(inspector.rows(event="", hide_heartbeats=False)) > len(shown)
+    inspector.hide_heartbeats.value = False
+    assert {"PING", "PONG"} <= {row.engine for row in inspector.rows()}
+    inspector.close()
+
+
+async def test_the_inspector_shows_as_a_widget_with_a_short_text_form(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    inspector = FrameInspector(alice.client)
+    bundle = inspector._repr_mimebundle_()
+    assert bundle["text/plain"] == "<FrameInspector>" == repr(inspector)
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    inspector.clear()
+    assert inspector.rows(event="") == [] and "0 shown of 0 kept" in inspector.count.value
+    inspector.close()
+    inspector.close()  # closing twice does nothing
+
+
+# -- FrameLog and FrameRow, frames fed by hand ----------------------------------------
+
+
+def test_the_frame_log_keeps_at_most_max_frames() -> None:
+    log = FrameLog(max_frames=5, start=100.0)
+    for n in range(20):
+        log.feed("received", "2", at=100.0 + n)
+    rows = log.rows()
+    assert len(rows) == 5 and log.total == 20
+    assert [row.index for row in rows] == [16, 17, 18, 19, 20]
+    assert rows[-1].at == 19.0 and rows[-1].engine == "PING"
+
+
+def test_the_frame_log_shows_protocol_errors_and_recovers() -> None:
+    log = FrameLog()
+    (bad,) = log.feed("received", b"\x00stray", at=0.0)
+    assert bad.engine == "?" and "no packet announced" in bad.error
+    assert log.feed("sent", '451-["up",{"_placeholder":true,"num":0}]', at=1.0) == []
+    # The connection drops mid-packet; the next connection starts with OPEN.
+    (opened,) = log.feed("received", '0{"sid":"s"}', at=2.0)
+    assert opened.engine == "OPEN"
+    (connect,) = log.feed("sent", "40", at=3.0)
+    assert connect.socketio == "CONNECT" and connect.error == ""
+
+
+def test_a_row_as_text_leaves_out_index_time_and_size() -> None:
+    row = FrameRow(index=7, direction="↓", at=12.5, size=99, engine="PING", payload="probe")
+    assert str(row) == "↓ PING probe"
+    acked = FrameRow(
+        index=1,
+        direction="↑",
+        at=0.0,
+        size=9,
+        engine="MESSAGE",
+        socketio="ACK",
+        namespace="/chat",
+        event="join-room",
+        ack=3,
+        payload="[true]",
+    )
+    assert str(acked) == "↑ MESSAGE ACK /chat join-room ack=3 [true]"
+    broken = FrameRow(index=2, direction="↓", at=0.0, size=1, engine="?", error="bad type")
+    assert str(broken) == "↓ ? ERROR: bad type"
+
+
+def test_an_ack_row_names_the_event_it_answers() -> None:
+    log = FrameLog()
+    (ask,) = log.feed("sent", '4212["join-room","lobby"]', at=0.0)
+    (answer,) = log.feed("received", "4312[true]", at=0.5)
+    assert (ask.event, ask.ack) == ("join-room", 12)
+    assert (answer.socketio, answer.event, answer.ack, answer.payload) == (
+        "ACK",
+        "join-room",
+        12,
+        "[true]",
+    )
+    (unasked,) = log.feed("received", "4399[1]", at=1.0)  # an id nobody sent
+    assert unasked.event == ""
+
+
+def test_long_payloads_are_shortened_in_rows() -> None:
+    log = FrameLog()
+    (row,) = log.feed("sent", '42["say","' + "x" * 500 + '"]', at=0.0)
+    assert len(row.payload) == 80 and row.payload.endswith("…")
+    assert row.size == len('42["say","' + "x" * 500 + '"]')
+
+
+def test_clearing_the_log_keeps_counting() -> None:
+    log = FrameLog()
+    log.feed("received", "2", at=0.0)
+    log.clear()
+    assert log.rows() == ()
+    (row,) = log.feed("sent", "3", at=1.0)
+    assert (row.index, log.total) == (2, 2)
+
+
+def test_the_frame_log_refuses_a_bad_direction_and_a_bad_size() -> None:
+    with pytest.raises(ValueError, match="max_frames"):
+        FrameLog(max_frames=0)
+    with pytest.raises(ValueError, match="'sent' or 'received'"):
+        FrameLog().feed("sideways", "2", at=0.0)
