@@ -95,8 +95,8 @@ def test_errors_that_mean_a_builtin_error_are_one_too(
 def test_the_other_errors_are_not_builtin_errors() -> None:
     for cls in (ProtocolError, HandshakeError, FrameError, PacketError, UsageError):
         assert not issubclass(cls, (TimeoutError, RuntimeError, ConnectionError)), cls
-    for cls in (ConnectRefusedError, NotConnectedError, QueueFullError, MessageDroppedError):
-        assert cls.__bases__ == (WslearnError,), cls
+    for direct in (ConnectRefusedError, NotConnectedError, QueueFullError, MessageDroppedError):
+        assert direct.__bases__ == (WslearnError,), direct
 
 
 def test_a_kernel_loop_error_is_a_usage_error_and_a_runtime_error() -> None:

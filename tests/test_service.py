@@ -84,6 +84,7 @@ def test_every_wslearn_server_is_a_service() -> None:
 async def test_a_real_echo_server_serves_inside_async_with_and_stops_after_an_error() -> None:
     server = EchoServer()
     assert not server.running
+    url = ""
     with pytest.raises(LookupError):
         async with server as entered:
             assert entered is server and server.running
