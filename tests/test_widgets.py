@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from support import CLOCK, FAST, PaneFactory, ServerFactory, eventually
 
+from wslearn import widgets
 from wslearn.chat import add_chat_handlers
 from wslearn.client import Client, ClientState
 from wslearn.exactly_once import ExactlyOnce
@@ -33,7 +34,8 @@ async def test_pressing_enter_in_one_pane_delivers_to_the_other(
     chat_server: Server, pane: PaneFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
-    alice.input.value = "hi bob"  # what the front end sends on Enter
+    alice.input.value = "hi bob"  # the keystrokes, as the front end syncs them
+    alice.input._handle_custom_msg({"event": "submit"}, [])  # the front end's Enter key
     assert alice.input.value == ""  # cleared for the next message
     await bob.wait_for(has_text("hi bob"))
     message = bob.last_message
@@ -49,13 +51,40 @@ async def test_the_send_button_sends_what_is_in_the_input(
     chat_server: Server, pane: PaneFactory
 ) -> None:
     alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
-    # Typed but not submitted: the value is in the widget, no observer has run yet.
-    with alice.input.hold_trait_notifications():
-        alice.input.value = "via button"
-        alice.send_button.click()
+    alice.input.value = "via button"  # typed, not submitted
+    alice.send_button.click()
     await bob.wait_for(has_text("via button"))
     await alice.client.call("broadcast", "flush")  # anything sent twice has arrived
     assert [m.text for m in bob.messages] == ["via button"]
+
+
+async def test_keystrokes_say_typing_once_and_sending_takes_it_back(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    typing_sent = recorder_of_typing(alice)
+    for keystrokes in ("h", "he", "hel"):
+        alice.input.value = keystrokes
+    await bob.wait_for(lambda p: p.typing == ("Alice",))
+    assert "Alice is typing..." in bob.typing_line.value
+    alice.press_enter()
+    await bob.wait_for(lambda p: p.typing == () and has_text("hel")(p))
+    assert typing_sent == [True, False]  # one notice per burst, not per keystroke
+
+
+async def test_emptying_the_input_or_pausing_takes_typing_back(
+    chat_server: Server, pane: PaneFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(widgets, "TYPING_IDLE", 0.05)
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    alice.input.value = "draft"
+    await bob.wait_for(lambda p: p.typing == ("Alice",))
+    alice.input.value = ""  # deleted it all
+    await bob.wait_for(lambda p: p.typing == ())
+    alice.input.value = "second draft"
+    await bob.wait_for(lambda p: p.typing == ("Alice",))
+    await bob.wait_for(lambda p: p.typing == ())  # no keystroke for TYPING_IDLE seconds
+    assert bob.messages == ()  # nothing was sent
 
 
 async def test_message_text_and_names_are_html_escaped(
@@ -63,6 +92,7 @@ async def test_message_text_and_names_are_html_escaped(
 ) -> None:
     eve, bob = await pane(chat_server, "<i>Eve</i>"), await pane(chat_server, "Bob")
     eve.input.value = "<script>alert(1)</script>"
+    eve.press_enter()
     await bob.wait_for(has_text("<script>alert(1)</script>"))
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in bob.log.value
     assert "<script>" not in bob.log.value
@@ -129,6 +159,7 @@ async def test_the_status_light_follows_a_server_restart(
     assert alice.status.value.startswith("🟡 reconnecting")
     assert not alice.input.disabled  # emits are buffered meanwhile
     alice.input.value = "sent while offline"
+    alice.press_enter()
     await alice.wait_for(lambda p: "1 queued" in p.status.value)
 
     again = await make_server(port=port)
@@ -137,6 +168,7 @@ async def test_the_status_light_follows_a_server_restart(
     await bob.wait_for(lambda p: p.users == ("Alice", "Bob"))  # both rejoined the room
     assert seen[:2] == ["reconnecting", "connected"]
     alice.input.value = "back again"
+    alice.press_enter()
     await bob.wait_for(has_text("back again"))
 
 
@@ -165,6 +197,7 @@ async def test_a_pane_with_an_outbox_queues_through_a_restart_and_delivers_once_
     bob = await pane(server, "Bob")
     assert alice.reliable is not None and bob.reliable is None
     alice.input.value = "before"
+    alice.press_enter()
     await bob.wait_for(has_text("before"))
     port = server.port
     await server.stop()
@@ -172,6 +205,7 @@ async def test_a_pane_with_an_outbox_queues_through_a_restart_and_delivers_once_
     texts = ["one", "two", "three"]
     for text in texts:
         alice.input.value = text
+        alice.press_enter()
     await alice.wait_for(lambda p: p.queued == 3)
     assert alice.status.value == "🟡 reconnecting · 3 queued"
 
@@ -214,6 +248,7 @@ async def test_a_failed_send_shows_on_the_error_line_not_stderr(
     alice = await pane(chat_server, "Alice")
     await alice.client.disconnect()  # the pane still shows; sending cannot work
     alice.input.value = "anyone?"
+    alice.press_enter()
     await alice.wait_for(lambda p: "NotConnectedError" in p.error_line.value)
     assert len(alice.tasks) == 0
     assert capsys.readouterr() == ("", "")
@@ -246,6 +281,7 @@ async def test_closing_a_pane_releases_listeners_connection_and_tasks(
         assert shared.connected  # not the pane's to close
         assert len(watcher.tasks) == 0
         bob.input.value = "after close"
+        bob.press_enter()
         await bob.wait_for(has_text("after close"))
         await shared.call("broadcast", "flush")  # shared has received bob's message
         assert all(m.text != "after close" for m in watcher.messages)
@@ -277,3 +313,15 @@ async def test_side_by_side_is_one_row_named_after_its_panes(
     assert repr(row) == "PaneRow(Alice | Bob)"
     assert "wslearn-pane-alice" in alice.widget._dom_classes
     assert alice._repr_mimebundle_()["text/plain"] == "<ChatPane Alice · lobby>"
+
+
+def recorder_of_typing(pane: ChatPane) -> list[bool]:
+    """The ``typing`` flags a pane's client emits, in order."""
+    sent: list[bool] = []
+
+    def listener(direction: str, frame: str | bytes, _at: float) -> None:
+        if direction == "sent" and isinstance(frame, str) and '["typing",' in frame:
+            sent.append('"typing":true' in frame)
+
+    pane.client.add_frame_listener(listener)
+    return sent

@@ -33,6 +33,7 @@ lost across outages (the server's ``send-message`` handler must then be wrapped 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import re
 from collections import deque
@@ -63,6 +64,9 @@ __all__ = [
     "status_text",
     "use_socket",
 ]
+
+TYPING_IDLE = 3.0
+"""Seconds without a keystroke after which a pane withdraws its "typing" notice."""
 
 LIGHTS = {
     ClientState.CONNECTED: "🟢",
@@ -142,6 +146,7 @@ class ChatPane:
         self._typing: list[str] = []
         self._joined: str | None = None  # the room the server has this socket in
         self._i_am_typing = False
+        self._typing_timer: asyncio.TimerHandle | None = None
 
         def html_widget(css: str) -> Any:
             widget = w.HTML()
@@ -156,7 +161,9 @@ class ChatPane:
         self.error_line = html_widget("wslearn-error")
         self.input = w.Text(
             placeholder="Type a message, press Enter",
-            continuous_update=False,  # value arrives on Enter (or leaving the field)
+            # Every keystroke reaches the kernel (that drives the typing indicator);
+            # Enter arrives separately, as the front end's "submit" message.
+            continuous_update=True,
             layout=w.Layout(flex="1 1 auto", width="auto"),
         )
         self.input.add_class("wslearn-input")
@@ -192,7 +199,8 @@ class ChatPane:
         for event, listener in self._listeners:
             client.on(event, listener)
         self.socket.observe(self._on_state, names="state")
-        self.input.observe(self._on_enter, names="value")
+        self.input.observe(self._on_keystroke, names="value")
+        self.input.on_msg(self._on_input_message)
         self.send_button.on_click(self._on_send_click)
         self.room_input.observe(self._on_room_enter, names="value")
         self.join_button.on_click(self._on_join_click)
@@ -310,9 +318,27 @@ class ChatPane:
         self._joined = room
 
     async def set_typing(self, typing: bool) -> None:
-        """Tell the others in the room whether this pane's user is typing."""
+        """Tell the others in the room whether this pane's user is typing.
+
+        Typing in the input does this by itself: the first keystroke says "typing",
+        sending, emptying the input or :data:`TYPING_IDLE` seconds without a keystroke
+        take it back.
+        """
         self._i_am_typing = typing
-        await self.client.emit("typing", {"roomId": self.room, "typing": typing})
+        if self.client.connected:  # a stale "typing" is not worth buffering
+            await self.client.emit("typing", {"roomId": self.room, "typing": typing})
+
+    def press_enter(self) -> None:
+        """Send what is in the input and clear it: what pressing Enter in it does.
+
+        Code (a notebook cell, a test) calls it after setting ``input.value``, exactly
+        as the browser sends the input's value and then its Enter key.
+        """
+        text = self.input.value.strip()
+        if self.closed or not text:
+            return
+        self.input.value = ""  # withdraws "typing" first (see _on_keystroke)
+        self.tasks.spawn(self.send(text))
 
     async def settle(self) -> None:
         """Wait until the work widget callbacks started so far has finished."""
@@ -333,6 +359,7 @@ class ChatPane:
         if self.closed:
             return
         self.closed = True
+        self._stop_typing_timer()
         await self.tasks.cancel_all()
         if self.reliable is not None:
             self.reliable.outbox.off_change(self._on_outbox_change)
@@ -345,15 +372,39 @@ class ChatPane:
 
     # -- widget callbacks (synchronous, on the kernel's thread) ------------------------
 
-    def _on_enter(self, change: dict[str, Any]) -> None:
-        text = change["new"].strip()
-        if self.closed or not text:
+    def _on_keystroke(self, change: dict[str, Any]) -> None:
+        if self.closed:
             return
-        self.input.value = ""  # clear first: this observer runs again, with ""
-        self.tasks.spawn(self.send(text))
+        self._stop_typing_timer()
+        if not change["new"].strip():
+            if self._i_am_typing:
+                self._i_am_typing = False  # now, so a send right after does not repeat it
+                self.tasks.spawn(self.set_typing(False))
+            return
+        if not self._i_am_typing:
+            self._i_am_typing = True  # now, so the next keystrokes do not repeat it
+            self.tasks.spawn(self.set_typing(True))
+        with contextlib.suppress(RuntimeError):  # no running loop: no idle timeout
+            loop = asyncio.get_running_loop()
+            self._typing_timer = loop.call_later(TYPING_IDLE, self._on_typing_idle)
+
+    def _on_typing_idle(self) -> None:
+        self._typing_timer = None
+        if self._i_am_typing and not self.closed:
+            self._i_am_typing = False
+            self.tasks.spawn(self.set_typing(False))
+
+    def _stop_typing_timer(self) -> None:
+        if self._typing_timer is not None:
+            self._typing_timer.cancel()
+            self._typing_timer = None
+
+    def _on_input_message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("event") == "submit":  # the front end's Enter key
+            self.press_enter()
 
     def _on_send_click(self, _button: Any) -> None:
-        self._on_enter({"new": self.input.value})
+        self.press_enter()
 
     def _on_room_enter(self, change: dict[str, Any]) -> None:
         if not self.closed and change["new"].strip() and change["new"].strip() != self.room:
