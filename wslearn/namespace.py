@@ -206,6 +206,9 @@ class Socket:
         data = [event, *args]
         store = self._nsp.server.recovery
         if store is not None and self.state is not SocketState.DISCONNECTED:
+            # Fail before logging: a logged event that cannot be encoded would break
+            # this socket's recovery (see BroadcastOperator.emit).
+            encode(Packet(PacketType.EVENT, self.namespace, data))
             now = asyncio.get_running_loop().time()
             data = store.log(self.namespace, frozenset({self.id}), data, now)
         self._send(Packet(PacketType.EVENT, self.namespace, data))
