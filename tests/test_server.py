@@ -407,6 +407,27 @@ async def test_a_kick_with_close_closes_the_connection_after_the_disconnect(
     assert await client.closed() == 1000
 
 
+async def test_a_kick_with_close_tells_every_namespace_of_the_connection_first(
+    server: Server, raw_client: RawFactory
+) -> None:
+    # Without a DISCONNECT, a namespace sees only the transport close and its client
+    # reconnects it: the kick would not stick.
+    reasons: list[tuple[str, str]] = []
+    for name in ("/", "/chat"):
+        server.of(name).on("disconnect")(
+            lambda socket, reason: reasons.append((socket.namespace, reason))
+        )
+    client = await raw_client(server)
+    sid = await client.connect()
+    await client.connect("/chat")
+    await server.of("/").sockets[sid].disconnect(close=True)
+    assert {await client.recv(), await client.recv()} == {"41", "41/chat,"}
+    assert await client.closed() == 1000
+    await eventually(lambda: len(reasons) == 2)
+    assert sorted(reasons) == [("/", "forced close"), ("/chat", "forced close")]
+    assert server.of("/chat").sockets == {}
+
+
 async def test_a_client_disconnect_leaves_only_that_namespace(
     server: Server, raw_client: RawFactory
 ) -> None:

@@ -256,12 +256,17 @@ class Socket:
         """Kick this socket: send DISCONNECT, so the client does not reconnect.
 
         Args:
-            close: also close the whole connection (every namespace of this client).
+            close: also close the whole connection. As in the reference server,
+                every namespace of this client gets its DISCONNECT first, so none
+                of them reconnects (a bare close would look like a network failure).
         """
-        reason = DisconnectReason.FORCED_CLOSE if close else DisconnectReason.SERVER_NAMESPACE
-        self._nsp.remove(self, reason, notify_client=True)
-        if close:
-            await self._conn.close_after_flush()
+        if not close:
+            self._nsp.remove(self, DisconnectReason.SERVER_NAMESPACE, notify_client=True)
+            return
+        self._nsp.remove(self, DisconnectReason.FORCED_CLOSE, notify_client=True)
+        for socket in list(self._conn.sockets.values()):
+            socket._nsp.remove(socket, DisconnectReason.FORCED_CLOSE, notify_client=True)
+        await self._conn.close_after_flush()
 
     def _send(self, packet: Packet) -> None:
         if self.state is not SocketState.DISCONNECTED:
