@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
-from .exceptions import AckTimeoutError, NotConnectedError, UsageError
+from .exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
 from .packets import Packet, PacketType, encode
 from .recovery import LoggedEvent, SavedSession
 from .rooms import ALL
@@ -364,6 +364,13 @@ class Namespace:
             for middleware in self._middleware:
                 await call_handler(middleware, socket, socket.handshake.auth)
         except Exception as exc:
+            if socket.state is SocketState.DISCONNECTED:
+                # The client left (41) or the connection closed while middleware ran:
+                # nobody waits for this answer, and a late CONNECT_ERROR would be
+                # taken as the answer to the client's next CONNECT.
+                if not isinstance(exc, ConnectRefusedError):
+                    logger.error("middleware of %s raised", self.name, exc_info=exc)
+                return
             if connection.sockets.get(self.name) is socket:
                 del connection.sockets[self.name]
             socket.state = SocketState.DISCONNECTED
