@@ -253,6 +253,20 @@ def test_deeply_nested_json_is_refused_not_crashing() -> None:
         Decoder().feed("42[" * 100_000 + "]" * 100_000)
 
 
+def test_nested_placeholders_at_any_depth_decode_or_raise_a_packet_error() -> None:
+    # json.loads accepts deeper nesting than putting the attachments back could walk:
+    # that used to escape as a RecursionError, which crashed the connection's reader.
+    for depth in range(100, 3001, 100):
+        header = '451-["x",' + "[" * depth + '{"_placeholder":true,"num":0}' + "]" * depth + "]"
+        decoder = Decoder()
+        try:
+            assert decoder.feed(header) is None
+        except PacketError:
+            continue
+        packet = decoder.feed(b"\x00")
+        assert isinstance(packet, Packet) and packet.event == "x"
+
+
 def test_packet_error_shortens_long_input_in_its_message() -> None:
     with pytest.raises(PacketError) as info:
         Decoder().feed("42" + "x" * 10_000)

@@ -175,3 +175,34 @@ async def test_without_recovery_there_is_no_pid_and_no_offset(server: Server) ->
         await client.disconnect()
     reply = next(f for d, f in frames if d == "received" and f.startswith("40"))
     assert set(json.loads(reply[2:])) == {"sid"}
+
+
+async def test_an_emit_of_unsendable_data_is_refused_before_it_enters_the_log() -> None:
+    # A logged event that cannot be encoded used to break the CONNECT of every socket
+    # recovering past it: the reply went out, the replay raised, nothing more happened.
+    server = Server(recovery_window=5, close_timeout=0.2)
+    fresh: list[Socket] = []
+    server.on("connect")(fresh.append)
+    server.on("echo")(lambda socket, value: value)
+    await server.start()
+    client = Client(server.url, reconnection=Backoff(initial=0.05, jitter=0))
+    news: list[Any] = []
+    client.on("news", lambda *args: news.append(args))
+    try:
+        await client.connect()
+        await server.emit("news", "a")
+        await eventually(lambda: len(news) == 1)
+        logged = server.recovery.events  # type: ignore[union-attr]
+        with pytest.raises(TypeError):
+            await server.emit("news", object())
+        with pytest.raises(TypeError):
+            await fresh[0].emit("news", object())
+        assert server.recovery.events == logged  # type: ignore[union-attr]
+        await fresh[0]._conn.ws.close()  # the transport drops; the client comes back
+        await server.emit("news", "b")
+        await eventually(lambda: len(news) == 2 and client.connected)
+        assert client.recovered and [args[0] for args in news] == ["a", "b"]
+        assert await client.call("echo", "c") == ["c"]  # the recovered CONNECT completed
+    finally:
+        await client.disconnect()
+        await server.stop()

@@ -254,6 +254,22 @@ async def test_a_message_the_server_cannot_accept_is_dropped_not_retried_forever
         await server.stop()
 
 
+async def test_an_unsendable_entry_put_in_the_outbox_directly_is_dropped_not_fatal(
+    ledger: Ledger, clients: list[Client]
+) -> None:
+    # The sender task used to die on it (TypeError), silently: nothing queued after
+    # it ever went out.
+    client = await connected_client(ledger.server.url, clients)
+    outbox = Outbox()
+    bad = outbox.put("note", (object(),), 0.0)
+    async with ReliableEmitter(client, outbox) as reliable:
+        good = reliable.send("note", "after")
+        with pytest.raises(MessageDroppedError):
+            await reliable.wait_acked(bad, timeout=WIRE_TIMEOUT)
+        await reliable.wait_acked(good, timeout=WIRE_TIMEOUT)
+    assert ledger.applied == ["after"]
+
+
 async def test_bad_messages_are_refused_at_send(ledger: Ledger, clients: list[Client]) -> None:
     client = await connected_client(ledger.server.url, clients)
     reliable = ReliableEmitter(client)

@@ -104,6 +104,36 @@ async def test_middleware_refusal_sends_connect_error_and_no_socket_is_created(
         await refused.recv(within=0.2)
 
 
+async def test_a_refusal_for_a_connect_the_client_already_left_is_not_sent(
+    server: Server, raw_client: RawFactory
+) -> None:
+    # 40, 41, 40 while the first middleware run is still deciding: its late refusal
+    # used to reach the client after the second CONNECT succeeded, as if refusing it.
+    gate = asyncio.Event()
+    first: list[asyncio.Task[Any]] = []
+
+    async def slow_then_refuse(socket: Socket, auth: dict[str, Any]) -> None:
+        if not first:
+            task = asyncio.current_task()
+            assert task is not None
+            first.append(task)
+            await gate.wait()
+            raise ConnectRefusedError("too late")
+
+    chat = server.of("/chat")
+    chat.use(slow_then_refuse)
+    chat.on("echo")(lambda socket, value: value)
+    client = await raw_client(server)
+    await client.send("40/chat,", "41/chat,")
+    await eventually(lambda: bool(first))
+    await client.connect("/chat")
+    gate.set()
+    await eventually(first[0].done)
+    await client.send('42/chat,1["echo","x"]')
+    assert await client.recv() == '43/chat,1["x"]'
+    assert len(chat.sockets) == 1
+
+
 async def test_middleware_that_crashes_refuses_without_leaking_the_error(
     server: Server, raw_client: RawFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -405,6 +435,27 @@ async def test_a_kick_with_close_closes_the_connection_after_the_disconnect(
     await server.of("/").sockets[sid].disconnect(close=True)
     assert await client.recv() == "41"
     assert await client.closed() == 1000
+
+
+async def test_a_kick_with_close_tells_every_namespace_of_the_connection_first(
+    server: Server, raw_client: RawFactory
+) -> None:
+    # Without a DISCONNECT, a namespace sees only the transport close and its client
+    # reconnects it: the kick would not stick.
+    reasons: list[tuple[str, str]] = []
+    for name in ("/", "/chat"):
+        server.of(name).on("disconnect")(
+            lambda socket, reason: reasons.append((socket.namespace, reason))
+        )
+    client = await raw_client(server)
+    sid = await client.connect()
+    await client.connect("/chat")
+    await server.of("/").sockets[sid].disconnect(close=True)
+    assert {await client.recv(), await client.recv()} == {"41", "41/chat,"}
+    assert await client.closed() == 1000
+    await eventually(lambda: len(reasons) == 2)
+    assert sorted(reasons) == [("/", "forced close"), ("/chat", "forced close")]
+    assert server.of("/chat").sockets == {}
 
 
 async def test_a_client_disconnect_leaves_only_that_namespace(

@@ -78,6 +78,9 @@ class BroadcastOperator:
         data = [event, *args]
         store = self.namespace.server.recovery
         if store is not None:  # connection state recovery: log it, append its offset
+            # Unsendable data must fail before it enters the log: replaying it would
+            # break the CONNECT of every socket that recovers past it.
+            encode(Packet(PacketType.EVENT, self.namespace.name, data))
             data = store.log(
                 self.namespace.name,
                 self.rooms,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
-from .exceptions import AckTimeoutError, NotConnectedError, UsageError
+from .exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
 from .packets import Packet, PacketType, encode
 from .recovery import LoggedEvent, SavedSession
 from .rooms import ALL
@@ -206,6 +206,9 @@ class Socket:
         data = [event, *args]
         store = self._nsp.server.recovery
         if store is not None and self.state is not SocketState.DISCONNECTED:
+            # Fail before logging: a logged event that cannot be encoded would break
+            # this socket's recovery (see BroadcastOperator.emit).
+            encode(Packet(PacketType.EVENT, self.namespace, data))
             now = asyncio.get_running_loop().time()
             data = store.log(self.namespace, frozenset({self.id}), data, now)
         self._send(Packet(PacketType.EVENT, self.namespace, data))
@@ -253,12 +256,17 @@ class Socket:
         """Kick this socket: send DISCONNECT, so the client does not reconnect.
 
         Args:
-            close: also close the whole connection (every namespace of this client).
+            close: also close the whole connection. As in the reference server,
+                every namespace of this client gets its DISCONNECT first, so none
+                of them reconnects (a bare close would look like a network failure).
         """
-        reason = DisconnectReason.FORCED_CLOSE if close else DisconnectReason.SERVER_NAMESPACE
-        self._nsp.remove(self, reason, notify_client=True)
-        if close:
-            await self._conn.close_after_flush()
+        if not close:
+            self._nsp.remove(self, DisconnectReason.SERVER_NAMESPACE, notify_client=True)
+            return
+        self._nsp.remove(self, DisconnectReason.FORCED_CLOSE, notify_client=True)
+        for socket in list(self._conn.sockets.values()):
+            socket._nsp.remove(socket, DisconnectReason.FORCED_CLOSE, notify_client=True)
+        await self._conn.close_after_flush()
 
     def _send(self, packet: Packet) -> None:
         if self.state is not SocketState.DISCONNECTED:
@@ -356,6 +364,13 @@ class Namespace:
             for middleware in self._middleware:
                 await call_handler(middleware, socket, socket.handshake.auth)
         except Exception as exc:
+            if socket.state is SocketState.DISCONNECTED:
+                # The client left (41) or the connection closed while middleware ran:
+                # nobody waits for this answer, and a late CONNECT_ERROR would be
+                # taken as the answer to the client's next CONNECT.
+                if not isinstance(exc, ConnectRefusedError):
+                    logger.error("middleware of %s raised", self.name, exc_info=exc)
+                return
             if connection.sockets.get(self.name) is socket:
                 del connection.sockets[self.name]
             socket.state = SocketState.DISCONNECTED

@@ -478,7 +478,10 @@ def _reconstruct(data: Any, attachments: Sequence[bytes], frame: str) -> Any:
             return [walk(item) for item in node]
         return node
 
-    result = walk(data)
+    try:
+        result = walk(data)
+    except RecursionError:  # json.loads accepts a little deeper than walk() can go
+        raise PacketError("payload nested too deeply", frame) from None
     if len(used) != len(attachments):
         raise PacketError("attachment count does not match the placeholders", frame)
     return result

@@ -279,7 +279,9 @@ class ReliableEmitter:
                 )
             except NotConnectedError:
                 ok = False  # closed or never connected: wait for the next connect
-            except ValueError as exc:  # e.g. over this server's maxPayload: never sendable
+            except (TypeError, ValueError) as exc:  # not JSON, over maxPayload: never sendable
+                # (send() checks this, but an outbox can be filled by other hands; a
+                # raise here would end the sender silently and strand the queue.)
                 _log.error("dropping message %s: %s", entry.id, exc)
                 self.outbox.discard(entry.id)
                 continue
