@@ -310,6 +310,25 @@ async def test_disconnect_sends_41_and_fires_io_client_disconnect(server: FakeSe
     assert server.peers.empty()  # no reconnection after disconnect()
 
 
+async def test_an_unexpected_error_in_the_reader_closes_its_socket(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = Client(server.url, reconnection=None)
+    peer = await connected(server, client)
+    handle = client._handle
+
+    async def broken(session: Any, item: Any) -> str | None:
+        if getattr(item, "event", None) == "poison":
+            raise RuntimeError("a bug in a packet handler")
+        return await handle(session, item)
+
+    monkeypatch.setattr(client, "_handle", broken)
+    await peer.send('42["poison"]')
+    # The old socket must not stay open behind the client's back.
+    await asyncio.wait_for(peer.ws.wait_closed(), WAIT)
+    await client.disconnect()
+
+
 async def test_reconnection_gives_up_after_its_attempts(server: FakeServer) -> None:
     client = Client(server.url, reconnection=Backoff(initial=0.02, jitter=0, attempts=2))
     attempts, _ = recorder(client, "reconnect_attempt")

@@ -36,29 +36,37 @@ class Receiver(ClientBase):
         info = session.info
         watch = SilenceWatch(info.ping_interval / 1000, info.ping_timeout / 1000, loop.time())
         reason = "transport close"
-        while True:
-            try:
-                async with asyncio.timeout_at(watch.deadline):
-                    frame = await session.ws.recv()
-            except TimeoutError:
-                reason = "ping timeout"
-                break
-            except ConnectionClosed:
-                break
-            watch.heard(loop.time())
-            self._frame("received", frame)
-            try:
-                item = session.decoder.feed(frame)
-                outcome = None if item is None else await self._handle(session, item)
-            except PacketError as exc:
-                _log.warning("closing the connection: the server sent a bad packet (%s)", exc)
-                reason = "parse error"
-                break
-            except ConnectionClosed:
-                break
-            if outcome is not None:
-                reason = outcome
-                break
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout_at(watch.deadline):
+                        frame = await session.ws.recv()
+                except TimeoutError:
+                    reason = "ping timeout"
+                    break
+                except ConnectionClosed:
+                    break
+                watch.heard(loop.time())
+                self._frame("received", frame)
+                try:
+                    item = session.decoder.feed(frame)
+                    outcome = None if item is None else await self._handle(session, item)
+                except PacketError as exc:
+                    _log.warning("closing the connection: the server sent a bad packet (%s)", exc)
+                    reason = "parse error"
+                    break
+                except ConnectionClosed:
+                    break
+                if outcome is not None:
+                    reason = outcome
+                    break
+        except asyncio.CancelledError:
+            raise  # whoever cancelled the reader closes the session (disconnect() says 41)
+        except Exception:
+            # A bug must not leave the old socket open while the client reconnects.
+            session.live = False
+            await session.close(polite=False)
+            raise
         session.live = False
         await session.close(polite=reason in ("io server disconnect", "transport close"))
         return reason
