@@ -104,6 +104,44 @@ async def test_middleware_refusal_sends_connect_error_and_no_socket_is_created(
         await refused.recv(within=0.2)
 
 
+async def test_joining_a_room_from_middleware_says_to_use_the_connect_handler(
+    server: Server, raw_client: RawFactory
+) -> None:
+    problems: list[str] = []
+
+    @server.use
+    def join_too_early(socket: Socket, auth: dict[str, Any]) -> None:
+        try:
+            socket.join("early")
+        except UsageError as exc:
+            problems.append(str(exc))
+
+    @server.on("connect")
+    def join_on_connect(socket: Socket) -> None:
+        socket.join("on-time")
+
+    client = await raw_client(server)
+    sid = await client.connect()
+    assert len(problems) == 1 and "join rooms in the 'connect' handler" in problems[0]
+    assert server.registry.rooms_of("/", sid) == {sid, "on-time"}
+
+
+async def test_handlers_register_as_a_decorator_or_as_a_plain_call(
+    server: Server, raw_client: RawFactory
+) -> None:
+    def ping(socket: Socket) -> str:
+        return "pong"
+
+    assert server.on("ping", ping) is ping
+    server.of("/").on("echo", lambda socket, value: value)
+    client = await raw_client(server)
+    await client.connect()
+    await client.send('421["ping"]')
+    assert await client.recv() == '431["pong"]'
+    await client.send('422["echo",7]')
+    assert await client.recv() == "432[7]"
+
+
 async def test_a_refusal_for_a_connect_the_client_already_left_is_not_sent(
     server: Server, raw_client: RawFactory
 ) -> None:

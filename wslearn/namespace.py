@@ -27,7 +27,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
 from .exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
@@ -192,7 +192,16 @@ class Socket:
         return self._nsp.server.registry.rooms_of(self.namespace, self.id)
 
     def join(self, room: str) -> None:
-        """Enter a room of this namespace (does nothing once disconnected)."""
+        """Enter a room of this namespace (does nothing once disconnected).
+
+        Raises:
+            UsageError: called from middleware, before the socket is connected.
+        """
+        if self.state is SocketState.CONNECTING and self.id not in self._nsp.sockets:
+            raise UsageError(
+                f"socket {self.id} is not connected yet, so it cannot join {room!r}: "
+                "join rooms in the 'connect' handler (or later), not in middleware"
+            )
         if self.connected:
             self._nsp.server.registry.join(self.namespace, self.id, room)
 
@@ -315,8 +324,14 @@ class Namespace:
         """The non-empty rooms of this namespace, sockets' own rooms included."""
         return self.server.registry.rooms(self.name)
 
-    def on(self, event: str) -> Callable[[H], H]:
-        """Decorator registering the handler of an event.
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> Callable[[H], H] | H:
+        """Register the handler of an event: ``@nsp.on("x")`` or ``nsp.on("x", fn)``.
 
         ``"connect"`` handlers get ``(socket)``, ``"disconnect"`` handlers get
         ``(socket, reason)``, ``"*"`` gets ``(socket, event, *args)`` for events with
@@ -336,7 +351,7 @@ class Namespace:
             self._signatures[event] = _signature(handler)
             return handler
 
-        return register
+        return register if handler is None else register(handler)
 
     def use(self, middleware: Middleware) -> Middleware:
         """Add middleware run at every CONNECT, in order (usable as a decorator)."""

@@ -44,7 +44,7 @@ import http
 import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, overload
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server as WebSocketServer
@@ -168,9 +168,18 @@ class Server(Service):
             self.namespaces[name] = Namespace(self, name)
         return self.namespaces[name]
 
-    def on(self, event: str) -> Callable[[H], H]:
-        """Register a handler on the main namespace ``"/"`` (see :meth:`Namespace.on`)."""
-        return self.namespaces["/"].on(event)
+    @overload
+    def on(self, event: str) -> Callable[[H], H]: ...
+
+    @overload
+    def on(self, event: str, handler: H) -> H: ...
+
+    def on(self, event: str, handler: H | None = None) -> Callable[[H], H] | H:
+        """Register a handler on the main namespace ``"/"`` (see :meth:`Namespace.on`):
+        ``@server.on("x")`` or ``server.on("x", fn)``."""
+        if handler is None:
+            return self.namespaces["/"].on(event)
+        return self.namespaces["/"].on(event, handler)
 
     def use(self, middleware: Middleware) -> Middleware:
         """Add connect middleware to the main namespace ``"/"``."""
