@@ -97,7 +97,9 @@ class Server(Service):
             for this many seconds, for connection state recovery (see
             :mod:`wslearn.recovery`); None (default) turns it off and the CONNECT
             reply carries no ``pid``. With it on, events sent without an ack carry
-            an offset as their last argument.
+            an offset as their last argument. Middleware runs before a session is
+            restored: it sees a new id, and a recovered socket gets the saved
+            ``data`` back in place of what middleware stored.
     """
 
     def __init__(
