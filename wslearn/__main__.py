@@ -30,7 +30,10 @@ from .server import Server
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subparser per command."""
-    parser = argparse.ArgumentParser(prog="python -m wslearn", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m wslearn",
+        description="Run wslearn's Socket.IO-compatible servers from the command line.",
+    )
     parser.add_argument(
         "--log-level",
         default="WARNING",
