@@ -28,6 +28,7 @@ from wslearn.backoff import Backoff
 from wslearn.client import Client, ClientState
 from wslearn.exceptions import ConnectRefusedError, NotConnectedError
 from wslearn.namespace import Socket
+from wslearn.proxy import LinkProxy
 from wslearn.server import Server
 
 pytestmark = pytest.mark.interop
@@ -661,3 +662,127 @@ async def test_client_reconnects_after_node_restarts_on_the_same_port(
         assert client.connected and client.sid == (await second.next("connect"))["id"]
     finally:
         await client.disconnect()
+
+
+# --- beyond the python-socketio matrix: heartbeat, leaving, binary acks, recovery -----
+
+
+async def test_node_client_answers_quick_wslearn_pings(
+    make_server: ServerFactory, node_client: NodeClientFactory
+) -> None:
+    server = await make_server(ping_interval=0.1, ping_timeout=0.1)
+    server.on("echo")(lambda socket, text: text)
+    node = await node_client(server)
+    node.open("a")
+    await node.connected("a")
+    await asyncio.sleep(0.6)  # five ping rounds and more
+    assert node.seen("disconnect") == [] and len(server.of("/").sockets) == 1
+    assert await node.request("call", name="a", event="echo", args=["alive"]) == "alive"
+
+
+async def test_a_node_client_that_leaves_is_gone_with_the_reason_it_left(
+    server: Server, node_client: NodeClientFactory
+) -> None:
+    reasons: list[str] = []
+    server.on("disconnect")(lambda socket, reason: reasons.append(reason))
+    node = await node_client(server)
+    node.open("a")
+    await node.connected("a")
+    await node.request("close", name="a")
+    assert (await node.next("disconnect", name="a"))["reason"] == "io client disconnect"
+    await until_true(lambda: reasons != [])
+    assert reasons == ["client namespace disconnect"] and server.of("/").sockets == {}
+
+
+async def test_binary_acks_travel_from_node_client_and_to_node_server(
+    server: Server, node_client: NodeClientFactory, node_server: NodeServerFactory
+) -> None:
+    node = await node_client(server)
+    node.open("a")
+    node.listen("a", "question")  # acks with what it got: a BINARY_ACK here
+    sid = await node.connected("a")
+    reply = await server.of("/").sockets[sid].call("question", {"blob": b"\x00\x01"}, b"\xff")
+    assert reply == [{"blob": b"\x00\x01"}, b"\xff"]
+
+    peer = await node_server()
+    async with Client(peer.url, reconnection=None) as client:
+        client.on("dump", lambda n: {"bytes": bytes(range(n))})
+        assert await peer.request("call", sid=client.sid, event="dump", args=[3]) == [
+            {"bytes": b"\x00\x01\x02"}
+        ]
+
+
+async def test_node_client_recovers_its_session_and_missed_events_from_wslearn(
+    make_server: ServerFactory, node_client: NodeClientFactory
+) -> None:
+    server = await make_server(recovery_window=5)
+
+    @server.on("join-room")
+    def join_room(socket: Socket, room: str) -> None:
+        socket.join(room)
+
+    async with LinkProxy("127.0.0.1", server.port) as link:
+        node = await node_client(server)
+        node.send("open", name="a", url=f"http://127.0.0.1:{link.port}")
+        node.listen("a", "news")
+        sid = await node.connected("a")
+        await node.request("call", name="a", event="join-room", args=["r1"], all=True)
+        await server.to("r1").emit("news", "a")
+        await node.received("a", "news")
+        await link.down()
+        assert (await node.next("disconnect", name="a"))["reason"] == "transport close"
+        await until_true(lambda: sid not in server.of("/").sockets)
+        await server.to("r1").emit("news", "b")
+        await server.to("r2").emit("news", "not for you")
+        await server.to("r1").emit("news", "c")
+        link.up()
+        back = await node.next("connect", name="a")
+        assert (back["id"], back["recovered"]) == (sid, True)
+        missed = [(await node.received("a", "news")) for _ in range(2)]
+        # The Node client hands the offset to listeners as a last, extra argument.
+        assert [args[0] for args in missed] == ["b", "c"]
+        assert all(len(args) == 2 and isinstance(args[1], str) for args in missed)
+        assert "r1" in server.of("/").sockets[sid].rooms
+
+
+async def test_client_recovers_its_session_and_missed_events_from_node(
+    node_server: NodeServerFactory,
+) -> None:
+    node = await node_server(connectionStateRecovery={"maxDisconnectionDuration": 5000})
+    async with LinkProxy("127.0.0.1", node.port) as link:
+        client = Client(f"http://127.0.0.1:{link.port}", reconnection=FAST)
+        news, flag = recorder(client, "news")
+        try:
+            await client.connect()
+            sid = client.sid
+            assert not client.recovered
+            assert (await node.next("connect", id=sid))["recovered"] is False
+            assert await client.call("join-room", "r1", timeout=WAIT) == ["joined", "r1"]
+            await node.request("emit", to="r1", event="news", args=["a"])
+            await until(flag)
+            await link.down()
+            await node.next("disconnect", id=sid)
+            await node.request("emit", to="r1", event="news", args=["b"])
+            await node.request("emit", to="r2", event="news", args=["not for you"])
+            await node.request("emit", to="r1", event="news", args=["c"])
+            link.up()
+            assert (await node.next("connect", id=sid))["recovered"] is True
+            while len(news) < 3:
+                await until(flag)
+            assert client.recovered and client.sid == sid
+            assert [args[0] for args in news] == ["a", "b", "c"]  # the offset rides last
+        finally:
+            await client.disconnect()
+
+
+async def test_a_client_that_leaves_node_is_gone_with_the_reason_it_left(
+    node_server: NodeServerFactory,
+) -> None:
+    node = await node_server()
+    client = Client(node.url, namespaces=("/", "/chat"), reconnection=FAST)
+    await client.connect()
+    sids = {client.get_sid("/"), client.get_sid("/chat")}
+    await client.disconnect()
+    left = [await node.next("disconnect") for _ in range(2)]
+    assert {r["id"] for r in left} == sids
+    assert [r["reason"] for r in left] == ["client namespace disconnect"] * 2

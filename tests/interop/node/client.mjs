@@ -6,12 +6,13 @@
 // {"type":"reply","id":..,"ok":..}):
 //   {"op":"open","name":"a","ns":"/chat","auth":{..}}   io(URL + ns, ...): a new connection
 //   {"op":"open","name":"b","ns":"/chat","via":"a"}     another namespace on a's connection
+//   {"op":"open","name":"c","url":"http://.."}          a connection to another URL (a proxy)
 //   {"op":"listen","name":"a","event":"e","reply":[..]} report "e"; ack with reply (default: echo)
 //   {"op":"emit","name":"a","event":"e","args":[..]}
 //   {"op":"call","id":1,"name":"a","event":"e","args":[..],"timeout":ms,"all":false}
 //       emitWithAck with a timeout: the ack's first argument, or all of them with "all"
 //   {"op":"connect","name":"a"} / {"op":"close","name":"a"}
-// Reports: connect {id}, connect_error {message, data}, disconnect {reason},
+// Reports: connect {id, recovered}, connect_error {message, data}, disconnect {reason},
 // reconnect {attempt}, event {event, args}; every report names its socket.
 import { io } from "socket.io-client";
 import { report, serve, splitAck } from "./lines.mjs";
@@ -19,7 +20,7 @@ import { report, serve, splitAck } from "./lines.mjs";
 const url = process.argv[2];
 const sockets = new Map();
 
-function open({ name, ns = "/", auth, via, reconnection = true }) {
+function open({ name, ns = "/", auth, via, url: base = url, reconnection = true }) {
   let socket;
   if (via === undefined) {
     // A new connection (its own Manager), the way an application calls io().
@@ -31,14 +32,16 @@ function open({ name, ns = "/", auth, via, reconnection = true }) {
       reconnectionDelayMax: 200,
     };
     if (auth !== undefined) options.auth = auth;
-    socket = io(url + (ns === "/" ? "" : ns), options);
+    socket = io(base + (ns === "/" ? "" : ns), options);
   } else {
     // Another namespace on the connection of socket `via`: what io(url + ns) does
     // when a Manager for that URL exists already (multiplexing).
     socket = socketOf(via).io.socket(ns, auth === undefined ? {} : { auth });
   }
   sockets.set(name, socket);
-  socket.on("connect", () => report({ type: "connect", name, id: socket.id }));
+  socket.on("connect", () =>
+    report({ type: "connect", name, id: socket.id, recovered: socket.recovered }),
+  );
   socket.on("connect_error", (err) =>
     report({ type: "connect_error", name, message: err.message, data: err.data ?? null }),
   );

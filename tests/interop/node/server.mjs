@@ -7,6 +7,7 @@
 // What it serves, on "/" and "/chat" (any other namespace is refused by socket.io):
 //   "echo"      acks with the arguments it received (binary included)
 //   "join-room" joins the room, then acks ("joined", room)
+//   connects    are reported: {"type":"connect","ns","id","auth","recovered"}
 //   any event   is reported: {"type":"event","ns","id","event","args"}
 //   "/private"  has a middleware that refuses unless auth.token is "good" and
 //               reports each refusal: {"type":"refused","ns","auth"}
@@ -24,7 +25,8 @@ const io = new Server(http, { ...options, transports: ["websocket"] });
 
 function install(nsp) {
   nsp.on("connection", (socket) => {
-    report({ type: "connect", ns: nsp.name, id: socket.id, auth: socket.handshake.auth });
+    const { id, recovered } = socket;
+    report({ type: "connect", ns: nsp.name, id, auth: socket.handshake.auth, recovered });
     const greeting = socket.handshake.auth?.greeting;
     if (greeting !== undefined) socket.emit("welcome", greeting);
     socket.onAny((event, ...received) => {
