@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=120 \
                --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: lab test lint typecheck unit nbval notebooks clean
+.PHONY: lab test lint typecheck unit nbval notebooks node-peers clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Node's official socket.io server and client, the interop peers of
+# tests/interop/test_node_peers.py (skipped, saying so, without Node.js).
+NODE_PEERS := tests/interop/node
+NODE_STAMP := $(NODE_PEERS)/node_modules/.package-lock.json
+
+$(NODE_STAMP): $(NODE_PEERS)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(NODE_PEERS) --no-audit --no-fund; \
+	else \
+		echo "npm not found: the Node.js interop tests will be skipped"; \
+	fi
+
+node-peers: $(NODE_STAMP)
 
 # Extra JupyterLab options, e.g. LAB_ARGS="--no-browser --ServerApp.port=8890".
 LAB_ARGS ?=
@@ -40,7 +54,7 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/python -m pytest $(NBVAL_FLAGS) notebooks
 
-test: lint typecheck
+test: lint typecheck node-peers
 	$(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS)
 
 # Re-execute every notebook in a fresh kernel and store its outputs.
