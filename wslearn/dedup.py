@@ -89,11 +89,7 @@ class Deduplicator:
         Raises:
             TypeError: when client_key or msg_id is not a str.
         """
-        if not isinstance(client_key, str) or not isinstance(msg_id, str):
-            raise TypeError(
-                "client_key and msg_id must be str (convert ids read from the wire), got "
-                f"{type(client_key).__name__} and {type(msg_id).__name__}"
-            )
+        _check_ids(client_key, msg_id)
         self._expire(now)
         ids = self._clients.get(client_key)
         if ids is None:
@@ -128,11 +124,7 @@ class Deduplicator:
         Raises:
             TypeError: when client_key or msg_id is not a str.
         """
-        if not isinstance(client_key, str) or not isinstance(msg_id, str):
-            raise TypeError(
-                "client_key and msg_id must be str (convert ids read from the wire), got "
-                f"{type(client_key).__name__} and {type(msg_id).__name__}"
-            )
+        _check_ids(client_key, msg_id)
         ids = self._clients.get(client_key)
         seen_at = None if ids is None else ids.get(msg_id)
         if seen_at is None:
@@ -220,3 +212,11 @@ class Deduplicator:
             self._size -= 1
         while self._size > self.window:
             self._evict_one()
+
+
+def _check_ids(client_key: object, msg_id: object) -> None:
+    if not isinstance(client_key, str) or not isinstance(msg_id, str):
+        raise TypeError(
+            "client_key and msg_id must be str (convert ids read from the wire), got "
+            f"{type(client_key).__name__} and {type(msg_id).__name__}"
+        )
