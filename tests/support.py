@@ -116,3 +116,20 @@ async def until(flag: asyncio.Event, within: float = WIRE_TIMEOUT) -> None:
     """Wait for ``flag`` (at most ``within`` seconds), then clear it for the next wait."""
     await asyncio.wait_for(flag.wait(), within)
     flag.clear()
+
+
+async def assert_greeting_follows_connect(client: Any) -> None:
+    """Connect ``client``; a ``welcome`` the server emits from its connect handler must
+    reach the listeners after ``connect`` (it may arrive before the CONNECT reply)."""
+    order: list[str] = []
+    greeted = asyncio.Event()
+    client.on("connect", lambda: order.append("connect"))
+
+    def welcome(text: str) -> None:
+        order.append(f"welcome {text}")
+        greeted.set()
+
+    client.on("welcome", welcome)
+    async with client:
+        await until(greeted)
+        assert order == ["connect", "welcome hello"]

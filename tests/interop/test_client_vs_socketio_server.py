@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import socketio
 from aiohttp import web
-from support import recorder, until
+from support import assert_greeting_follows_connect, recorder, until
 
 from wslearn.backoff import Backoff
 from wslearn.client import Client, ClientState
@@ -128,18 +128,7 @@ async def test_an_emit_from_the_servers_connect_handler_arrives_after_connect(
 ) -> None:
     server.greeting = "hello"
     client = Client(server.url, reconnection=None)
-    order: list[str] = []
-    greeted = asyncio.Event()
-    client.on("connect", lambda: order.append("connect"))
-
-    @client.on("welcome")
-    def welcome(text: str) -> None:
-        order.append(f"welcome {text}")
-        greeted.set()
-
-    async with client:
-        await until(greeted)
-        assert order == ["connect", "welcome hello"]
+    await assert_greeting_follows_connect(client)
 
 
 async def test_a_refusal_raises_connect_refused_and_is_not_retried(server: SioServer) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import pytest
-from support import ServerFactory, recorder, until
+from support import ServerFactory, assert_greeting_follows_connect, recorder, until
 
 from wslearn.backoff import Backoff
 from wslearn.client import Client, ClientState
@@ -487,18 +487,7 @@ async def test_an_emit_from_nodes_connection_handler_arrives_after_connect(
 ) -> None:
     node = await node_server()
     client = Client(node.url, auth={"greeting": "hello"}, reconnection=None)
-    order: list[str] = []
-    greeted = asyncio.Event()
-    client.on("connect", lambda: order.append("connect"))
-
-    @client.on("welcome")
-    def welcome(text: str) -> None:
-        order.append(f"welcome {text}")
-        greeted.set()
-
-    async with client:
-        await until(greeted)
-        assert order == ["connect", "welcome hello"]
+    await assert_greeting_follows_connect(client)
 
 
 async def test_a_node_middleware_refusal_raises_with_its_data_and_is_not_retried(
