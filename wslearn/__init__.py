@@ -15,6 +15,7 @@ once), ``keepalive`` (the app-level heartbeat), ``echo`` (plain WebSockets), ``p
 
 from __future__ import annotations
 
+from .adapters import Adapter, InMemoryAdapter
 from .backoff import Backoff
 from .chat import add_chat_handlers
 from .client import Client, ClientState
@@ -52,6 +53,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ALL",
     "AckTimeoutError",
+    "Adapter",
     "AppHeartbeat",
     "AppHeartbeatMonitor",
     "AppliedLog",
@@ -67,6 +69,7 @@ __all__ = [
     "FrameError",
     "HandshakeError",
     "HeartbeatAction",
+    "InMemoryAdapter",
     "KernelLoopError",
     "LinkProxy",
     "LinkState",
