@@ -28,6 +28,7 @@ PURE_MODULES = [
     "dedup",
     "recovery",
     "exceptions",
+    "static",
 ]
 
 FORBIDDEN = ("asyncio", "socket")
