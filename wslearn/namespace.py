@@ -13,7 +13,14 @@ A handler's return value becomes the acknowledgement when the client asked for o
 
 Sending to many sockets goes through a :class:`~wslearn.broadcast.BroadcastOperator`, an immutable
 description of "who" (rooms, excluded rooms, excluded sockets) whose :meth:`emit`
-encodes the packet once and queues the same frames for every member.
+encodes the packet once and sends the same frames to every member.
+
+Handlers may be plain functions or coroutines. A plain handler runs at once, as its
+packet is read, with nothing scheduled: the fastest path, and emits work from it
+(``socket.emit(...)`` needs no ``await``). A coroutine handler runs in a task of its
+own, so it may await (``await socket.call(...)``); on Python 3.12 and later that task
+starts eagerly and costs nothing more when the handler finishes without waiting.
+Handlers start in the order their packets arrived.
 """
 
 from __future__ import annotations
@@ -25,18 +32,19 @@ import itertools
 import logging
 import re
 import secrets
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
-from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
+from .broadcast import RESERVED_EVENTS, SENT, BroadcastOperator, Sent, check_outgoing_name
 from .exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
 from .packets import Packet, PacketType
 from .recovery import LoggedEvent, SavedSession
 from .rooms import ALL
 
 if TYPE_CHECKING:
-    from ._connection import Connection
+    from ._engine import EngineSession
     from .server import Server
 
 __all__ = [
@@ -63,6 +71,7 @@ own, as ``(socket, event, *args)``."""
 
 MAX_EVENT_NAME_LENGTH = 256
 _DUNDER = re.compile(r"^__\w*__$")
+_LIFECYCLE = frozenset({"connect", "disconnect", CATCH_ALL})  # registered, never sent
 
 
 class DisconnectReason(enum.StrEnum):
@@ -136,11 +145,50 @@ async def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-def _signature(handler: Callable[..., Any]) -> inspect.Signature | None:
+_EAGER = sys.version_info >= (3, 12)
+
+
+@dataclass(frozen=True, slots=True)
+class _Arity:
+    """How many positional arguments a handler takes, and their names."""
+
+    least: int
+    most: float
+    names: tuple[str, ...]
+
+    def problem(self, count: int) -> str | None:
+        """What is wrong with calling the handler with ``count`` arguments, or None."""
+        if self.least <= count <= self.most:
+            return None
+        shown = ", ".join(self.names[1:]) + (", ..." if self.most == float("inf") else "")
+        return f"it takes ({shown}), got {count - 1} {_plural(count - 1)}"
+
+
+def _arity(handler: Callable[..., Any]) -> _Arity | None:
+    """How many positional arguments ``handler`` takes, computed once at registration,
+    so that a call with the wrong number is answered with an error event naming the
+    parameters (one comparison per event). None when it cannot be known: the handler
+    is then just called, and a TypeError reported as a handler failure."""
     try:
-        return inspect.signature(handler)
-    except (TypeError, ValueError):  # some builtins have none; then we just call
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # some builtins have none
         return None
+    least, most, names = 0, 0.0, []
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            most += 1
+            names.append(parameter.name)
+            if parameter.default is parameter.empty:
+                least += 1
+        elif parameter.kind is parameter.VAR_POSITIONAL:
+            most = float("inf")
+        elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            return None
+    return _Arity(least, most, tuple(names))
+
+
+def _plural(count: float) -> str:
+    return "argument" if count == 1 else "arguments"
 
 
 class SocketState(enum.Enum):
@@ -161,7 +209,7 @@ class Socket:
         handshake: what the client sent when it connected.
     """
 
-    def __init__(self, namespace: Namespace, connection: Connection, handshake: Handshake):
+    def __init__(self, namespace: Namespace, connection: EngineSession, handshake: Handshake):
         self.id = secrets.token_urlsafe(15)
         self.pid: str | None = None
         """The private session id of connection state recovery (None when off)."""
@@ -196,6 +244,10 @@ class Socket:
 
         Raises:
             UsageError: called from middleware, before the socket is connected.
+            RoomLimitError: the name is too long (over the registry's
+                ``max_room_name_length``, 256 by default) or the socket is already in
+                ``max_rooms_per_socket`` rooms (1000 by default); see
+                :class:`~wslearn.rooms.RoomRegistry`.
         """
         if self.state is SocketState.CONNECTING and self.id not in self._nsp.sockets:
             raise UsageError(
@@ -209,8 +261,16 @@ class Socket:
         """Leave a room (does nothing if not in it)."""
         self._nsp.server.registry.leave(self.namespace, self.id, room)
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send an event to this client (dropped silently once it is disconnected)."""
+    def emit(self, event: str, *args: Any) -> Sent:
+        """Send an event to this client (dropped silently once it is disconnected).
+
+        It is sent before this returns; ``await`` is optional (see
+        :class:`~wslearn.broadcast.Sent`).
+
+        Raises:
+            ValueError: the arguments cannot be sent (not JSON, not valid Unicode).
+            UsageError: the event name is reserved.
+        """
         check_outgoing_name(event)
         data = [event, *args]
         store = self._nsp.server.recovery
@@ -221,10 +281,11 @@ class Socket:
             now = asyncio.get_running_loop().time()
             data = store.log(self.namespace, frozenset({self.id}), data, now)
         self._send(Packet(PacketType.EVENT, self.namespace, data))
+        return SENT
 
-    async def emit_error(self, message: str, **details: Any) -> None:
+    def emit_error(self, message: str, **details: Any) -> Sent:
         """Send the ``error`` event: ``{"message": message, **details}``."""
-        await self.emit("error", {"message": message, **details})
+        return self.emit("error", {"message": message, **details})
 
     def to(self, room: str) -> BroadcastOperator:
         """Broadcast to a room, leaving this socket out (as ``socket.to`` in Socket.IO)."""
@@ -279,7 +340,7 @@ class Socket:
 
     def _send(self, packet: Packet) -> None:
         if self.state is not SocketState.DISCONNECTED:
-            self._conn.enqueue(tuple(self._nsp.server.parser.encode(packet)))
+            self._conn.send_packet(packet)
 
     def _resolve_ack(self, ack_id: int, args: list[Any]) -> None:
         future = self._acks.pop(ack_id, None)
@@ -313,7 +374,7 @@ class Namespace:
         self.name = name
         self.sockets: dict[str, Socket] = {}
         self._handlers: dict[str, Handler] = {}
-        self._signatures: dict[str, inspect.Signature | None] = {}
+        self._arities: dict[str, _Arity | None] = {}
         self._middleware: list[Middleware] = []
 
     def __repr__(self) -> str:
@@ -348,7 +409,7 @@ class Namespace:
 
         def register(handler: H) -> H:
             self._handlers[event] = handler
-            self._signatures[event] = _signature(handler)
+            self._arities[event] = _arity(handler)
             return handler
 
         return register if handler is None else register(handler)
@@ -366,9 +427,9 @@ class Namespace:
         """Start a broadcast to everyone but the members of ``room``."""
         return BroadcastOperator(self, ALL, frozenset({room}))
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send an event to every socket of this namespace."""
-        await BroadcastOperator(self).emit(event, *args)
+    def emit(self, event: str, *args: Any) -> Sent:
+        """Send an event to every socket of this namespace (``await`` optional)."""
+        return BroadcastOperator(self).emit(event, *args)
 
     # -- called by the connection -------------------------------------------------
 
@@ -455,38 +516,88 @@ class Namespace:
             args = (socket, str(reason))
             self.server.spawn(self._run(socket, "disconnect", handler, args, None))
 
-    async def handle_event(self, socket: Socket, packet: Packet) -> None:
-        """Dispatch one EVENT to its handler and send the ack if one was asked for."""
-        name = packet.event or ""
-        problem = event_name_problem(name)
-        if problem is not None:
-            shown = {} if len(name) > MAX_EVENT_NAME_LENGTH else {"event": name}
-            await socket.emit_error(problem, **shown)
-            return
-        key = name if name in self._handlers else CATCH_ALL
-        handler = self._handlers.get(key)
-        if handler is None:
-            await socket.emit_error(f"unknown event {name!r}", event=name)
-            return
-        args = (socket, *packet.args) if key == name else (socket, name, *packet.args)
-        signature = self._signatures.get(key)
-        if signature is not None:
-            try:
-                signature.bind(*args)
-            except TypeError as exc:  # tell the client, instead of a handler failure
-                await socket.emit_error(f"wrong arguments for {name!r}: {exc}", event=name)
+    def handle_event(self, socket: Socket, packet: Packet) -> None:
+        """Dispatch one EVENT to its handler and send the ack if one was asked for.
+
+        A plain handler runs now; a coroutine handler gets a task (see the module
+        docstring). Problems the client caused are answered with an ``error`` event.
+        """
+        data = packet.data
+        name = data[0]
+        key = name
+        handler = self._handlers.get(name)
+        if handler is None or name in _LIFECYCLE:
+            problem = event_name_problem(name)
+            if problem is not None:
+                shown = {} if len(name) > MAX_EVENT_NAME_LENGTH else {"event": name}
+                socket.emit_error(problem, **shown)
                 return
-        await self._run(socket, name, handler, args, packet.id)
+            key = CATCH_ALL
+            handler = self._handlers.get(CATCH_ALL)
+            if handler is None:
+                socket.emit_error(f"unknown event {name!r}", event=name)
+                return
+            args: list[Any] = [socket, name, *data[1:]]
+        else:
+            args = [socket, *data[1:]]
+        arity = self._arities.get(key)
+        if arity is not None and not arity.least <= len(args) <= arity.most:
+            problem = arity.problem(len(args))
+            socket.emit_error(f"wrong arguments for {name!r}: {problem}", event=name)
+            return
+        self._call(socket, name, handler, args, packet.id)
+
+    def _call(
+        self, socket: Socket, name: str, handler: Handler, args: list[Any], ack: int | None
+    ) -> None:
+        try:
+            result = handler(*args)
+            if inspect.iscoroutine(result) or (result is not None and inspect.isawaitable(result)):
+                self._in_task(socket, name, result, ack)
+                return
+            if ack is not None:
+                socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
+        except Exception as exc:
+            self._failed(socket, name, exc)
+
+    def _in_task(self, socket: Socket, name: str, awaitable: Any, ack: int | None) -> None:
+        session = socket._conn
+        server = self.server
+        coro = self._finish(socket, name, awaitable, ack)
+        loop = asyncio.get_running_loop()
+        if _EAGER:  # runs now, up to its first real wait
+            task: asyncio.Task[None] = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
+            if task.done():
+                return
+        else:
+            task = loop.create_task(coro)
+        server._tasks.add(task)
+        task.add_done_callback(server._task_done)
+        session.handler_started()
+        task.add_done_callback(session.handler_done)
+
+    async def _finish(self, socket: Socket, name: str, awaitable: Any, ack: int | None) -> None:
+        try:
+            result = await awaitable
+            if ack is not None:
+                socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
+        except Exception as exc:
+            self._failed(socket, name, exc)
+
+    def _failed(self, socket: Socket, name: str, exc: Exception) -> None:
+        logger.error("the %r handler of namespace %s raised", name, self.name, exc_info=exc)
+        try:
+            socket.emit_error(f"the {name!r} handler failed ({type(exc).__name__})", event=name)
+        except Exception:  # the socket is gone, or the error cannot be sent: logged above
+            logger.debug("could not report the failure of %r", name, exc_info=True)
 
     async def _run(
         self, socket: Socket, name: str, handler: Handler, args: Iterable[Any], ack: int | None
     ) -> None:
+        """Run a lifecycle handler (``connect``, ``disconnect``) inside a task."""
         try:
             result = await call_handler(handler, *args)
             if ack is not None:
                 socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
         except Exception as exc:
-            logger.exception("the %r handler of namespace %s raised", name, self.name)
-            await socket.emit_error(
-                f"the {name!r} handler failed ({type(exc).__name__})", event=name
-            )
+            self._failed(socket, name, exc)
