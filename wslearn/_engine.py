@@ -36,10 +36,11 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._outgoing import Outgoing
 from .exceptions import ConnectRefusedError, PacketError
 from .heartbeat import HeartbeatAction, PingSchedule
 from .namespace import DisconnectReason, Handshake, Socket, SocketState
-from .packets import EnginePacket, EngineType, Frame, OpenInfo, Packet, PacketType, encode_open
+from .packets import EngineType, Frame, OpenInfo, Packet, PacketType, encode_open
 
 if TYPE_CHECKING:
     from .server import Server
@@ -54,60 +55,6 @@ CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_INVALID_DATA = 1007
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
-
-
-class Outgoing:
-    """The frames of one packet, UTF-8 encoded once for every recipient.
-
-    A broadcast builds one and hands it to every target's transport; each takes the
-    form it needs (the WebSocket frame bytes, built once on first use, or the frames
-    for a polling payload).
-
-    Raises:
-        ValueError: a text frame is not valid Unicode (a lone surrogate): nothing
-            can send it, so the emitter hears of it before anyone is sent anything.
-    """
-
-    __slots__ = ("_wire", "encoded", "frames", "size")
-
-    def __init__(self, frames: Sequence[Frame]) -> None:
-        self.frames = frames
-        encoded: list[tuple[bool, bytes]] = []
-        size = 0
-        for frame in frames:
-            if isinstance(frame, str):
-                try:
-                    data = frame.encode()
-                except UnicodeEncodeError as exc:
-                    raise ValueError(
-                        f"cannot send text that is not valid Unicode ({exc.reason} at "
-                        f"position {exc.start}): replace lone surrogates before emitting"
-                    ) from None
-                encoded.append((True, data))
-            else:
-                data = bytes(frame)
-                encoded.append((False, data))
-            size += len(data)
-        self.encoded = encoded
-        self.size = size
-        self._wire: bytes | None = None
-
-    @property
-    def wire(self) -> bytes:
-        """The unmasked, uncompressed WebSocket frames of the packet, as one buffer."""
-        if self._wire is None:
-            self._wire = b"".join(_frame_bytes(text, data) for text, data in self.encoded)
-        return self._wire
-
-
-def _frame_bytes(text: bool, data: bytes) -> bytes:
-    head = 0x81 if text else 0x82  # FIN + opcode
-    length = len(data)
-    if length < 126:
-        return bytes((head, length)) + data
-    if length < 65536:
-        return bytes((head, 126)) + length.to_bytes(2, "big") + data
-    return bytes((head, 127)) + length.to_bytes(8, "big") + data
 
 
 class Transport(Protocol):
@@ -376,15 +323,14 @@ class EngineSession:
             self.fail(code or CLOSE_PROTOCOL_ERROR, exc.reason, DisconnectReason.PARSE_ERROR)
 
     def _on_message(self, frame: Frame) -> None:
-        decoder = self._decoder
-        if isinstance(frame, bytes):
+        if type(frame) is not str:
             self._attachment_bytes += len(frame)
             if self._attachment_bytes > self.server.max_payload:
                 raise PacketError(
                     f"attachments add up to more than max_payload ({self.server.max_payload} "
                     "bytes) for one packet"
                 )
-        item = decoder.feed(frame)
+        item = self._decoder.feed(frame)
         if item is None:
             if self._attachment_timer is None:  # a binary packet waits for attachments
                 self._attachment_timer = self._loop.call_later(
@@ -394,8 +340,8 @@ class EngineSession:
         if self._attachment_timer is not None:
             self._attachment_timer.cancel()
             self._attachment_timer = None
-        self._attachment_bytes = 0
-        if isinstance(item, EnginePacket):  # a parser that also reads Engine.IO packets
+            self._attachment_bytes = 0
+        if type(item) is not Packet:  # a parser that also reads Engine.IO packets
             raise PacketError("Engine.IO packet inside a message", frame)
         self._on_packet(item)
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from ._engine import CLOSE_NORMAL, CLOSE_POLICY, EngineSession, Outgoing
+from ._engine import CLOSE_NORMAL, CLOSE_POLICY, EngineSession
+from ._outgoing import Outgoing
 from .exceptions import PacketError
 from .namespace import DisconnectReason
 from .payloads import decode_payload, encode_payload, payload_size

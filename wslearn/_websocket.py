@@ -31,7 +31,8 @@ from websockets.protocol import SEND_EOF, State
 from websockets.server import ServerProtocol
 from websockets.typing import BytesLike
 
-from ._engine import CLOSE_INVALID_DATA, CLOSE_POLICY, EngineSession, Outgoing
+from ._engine import CLOSE_INVALID_DATA, CLOSE_POLICY, EngineSession
+from ._outgoing import Outgoing
 from .namespace import DisconnectReason
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class WebSocketTransport(asyncio.Protocol):
             elif opcode is Opcode.TEXT or opcode is Opcode.BINARY:
                 self._fragments = bytearray(frame.data)
                 self._fragment_text = opcode is Opcode.TEXT
-        if ws.close_expected() and self._timer is None and not self._closing:
+        if ws.state is not State.OPEN and not self._closing:
             self._closing = True  # the peer (or a protocol error) started the close
             self._timer = self._loop.call_later(self.server.close_timeout, self._abort)
 
@@ -213,7 +214,7 @@ class WebSocketTransport(asyncio.Protocol):
 
     def send(self, outgoing: Outgoing) -> None:
         """Write one packet's frames now (dropped once closing or overflowed)."""
-        if self._closing or self._overflowed or self._ws.state is not State.OPEN:
+        if self._closing or self._overflowed:
             return
         if self._plain:
             self._transport.write(outgoing.wire)

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
+from ._outgoing import Outgoing
 from .broadcast import RESERVED_EVENTS, SENT, BroadcastOperator, Sent, check_outgoing_name
 from .exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
 from .packets import Packet, PacketType
@@ -340,7 +341,7 @@ class Socket:
 
     def _send(self, packet: Packet) -> None:
         if self.state is not SocketState.DISCONNECTED:
-            self._conn.send_packet(packet)
+            self._conn.send(Outgoing(self._nsp.server.parser.encode(packet)))
 
     def _resolve_ack(self, ack_id: int, args: list[Any]) -> None:
         future = self._acks.pop(ack_id, None)
@@ -552,7 +553,11 @@ class Namespace:
     ) -> None:
         try:
             result = handler(*args)
-            if inspect.iscoroutine(result) or (result is not None and inspect.isawaitable(result)):
+            if result is SENT:  # a plain handler that ended with an emit
+                result = None
+            elif inspect.iscoroutine(result) or (
+                result is not None and inspect.isawaitable(result)
+            ):
                 self._in_task(socket, name, result, ack)
                 return
             if ack is not None:
@@ -561,28 +566,30 @@ class Namespace:
             self._failed(socket, name, exc)
 
     def _in_task(self, socket: Socket, name: str, awaitable: Any, ack: int | None) -> None:
-        session = socket._conn
-        server = self.server
-        coro = self._finish(socket, name, awaitable, ack)
         loop = asyncio.get_running_loop()
+        socket._conn.handler_started()
+        coro = self._finish(socket, name, awaitable, ack)
         if _EAGER:  # runs now, up to its first real wait
             task: asyncio.Task[None] = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
             if task.done():
                 return
         else:
             task = loop.create_task(coro)
-        server._tasks.add(task)
-        task.add_done_callback(server._task_done)
-        session.handler_started()
-        task.add_done_callback(session.handler_done)
+        self.server._tasks.add(task)
 
     async def _finish(self, socket: Socket, name: str, awaitable: Any, ack: int | None) -> None:
+        """The body of a coroutine handler's task: await it, then ack or report."""
         try:
             result = await awaitable
             if ack is not None:
                 socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
         except Exception as exc:
             self._failed(socket, name, exc)
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self.server._tasks.discard(task)
+            socket._conn.handler_done()
 
     def _failed(self, socket: Socket, name: str, exc: Exception) -> None:
         logger.error("the %r handler of namespace %s raised", name, self.name, exc_info=exc)

@@ -59,8 +59,9 @@ from typing import Any, Self, TypeVar, overload
 
 from websockets.extensions.base import ServerExtensionFactory
 
-from ._engine import EngineSession, Outgoing
+from ._engine import EngineSession
 from ._http import HttpConnection
+from ._outgoing import Outgoing
 from ._service import Service
 from ._websocket import WebSocketTransport
 from .adapters import Adapter, InMemoryAdapter
