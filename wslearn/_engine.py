@@ -133,6 +133,11 @@ class EngineSession:
         """Bytes sent to this client that it has not read yet (on the server)."""
         return self.transport.buffered_bytes
 
+    @property
+    def reason(self) -> DisconnectReason | None:
+        """Why the session ended (None while it is open)."""
+        return self._reason if self.closed else None
+
     # -- lifecycle ------------------------------------------------------------------
 
     def open(self, upgrades: Sequence[str]) -> None:
@@ -163,7 +168,7 @@ class EngineSession:
         if self.closed:
             return
         if transport is self.upgrading:
-            self.upgrading = None  # the probe failed; polling carries on
+            self.abandon_upgrade()  # the probe failed; polling carries on
             return
         if transport is self.transport:
             self._end(reason)
@@ -191,6 +196,13 @@ class EngineSession:
             socket._nsp.remove(socket, reason, notify_client=False)
 
     # -- upgrade ----------------------------------------------------------------------
+
+    def abandon_upgrade(self) -> None:
+        """The probed WebSocket went away before ``5``: polling carries on as before."""
+        self.upgrading = None
+        resume = getattr(self.transport, "upgrade_abandoned", None)
+        if resume is not None:
+            resume()
 
     def complete_upgrade(self, websocket: Transport) -> None:
         """The client sent ``5`` on its probed WebSocket: switch to it for good."""

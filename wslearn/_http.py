@@ -124,8 +124,7 @@ class HttpConnection(asyncio.Protocol):
                 del self._buffer[:length]
                 head = parse_head(raw)
             except HttpError as exc:
-                self._current = None
-                self._reply(exc.status, (exc.message + "\n").encode(), keep_alive=False)
+                self._refuse_head(exc)
                 return
             if head.is_websocket_upgrade and head.method == "GET":
                 self._start(head)
@@ -426,6 +425,15 @@ class HttpConnection(asyncio.Protocol):
         transport.resume_reading()
         if self._buffer:
             self._loop.call_soon(self._process)
+
+    def _refuse_head(self, exc: HttpError) -> None:
+        """Answer a head that could not be parsed, then close."""
+        transport = self._transport
+        self._closing = True
+        if transport is not None and not transport.is_closing():
+            body = (exc.message + "\n").encode()
+            transport.write(build_response(exc.status, body, keep_alive=False))
+            transport.close()
 
     def shutdown(self) -> None:
         """Close an idle or reading connection for a server stop."""

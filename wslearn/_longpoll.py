@@ -21,17 +21,15 @@ packet. Unread packets are bounded in bytes like the WebSocket write buffer:
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ._engine import CLOSE_NORMAL, CLOSE_POLICY, EngineSession
 from ._outgoing import Outgoing
 from .exceptions import PacketError
 from .namespace import DisconnectReason
 from .payloads import decode_payload, encode_payload, payload_size
-
-if TYPE_CHECKING:
-    import asyncio
 
 __all__ = ["PollingTransport", "Responder"]
 
@@ -76,6 +74,7 @@ class PollingTransport:
         self._flush_scheduled = False
         self._closed = False
         self._paused = False
+        self._upgrading = False
 
     def __repr__(self) -> str:
         return f"<PollingTransport queued={len(self._queue)} held={self._waiter is not None}>"
@@ -124,20 +123,28 @@ class PollingTransport:
         if self._closed:
             return
         self._closed = True
+        last = "6" if code == CLOSE_NORMAL and not reason else "1"
+        frames = [frame for outgoing in self._queue for frame in outgoing.frames]
         self._queue.clear()
         self._queued = 0
         waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            waiter.respond_payload("6" if code == CLOSE_NORMAL and not reason else "1")
+        if waiter is not None:  # what was still queued (a DISCONNECT, say), then the end
+            waiter.respond_payload(encode_payload([*frames, last]))
         deferred, self._deferred_ok = self._deferred_ok, None
         if deferred is not None:
             deferred.respond_ok()
 
     def release_with_noop(self) -> None:
-        """The client probes a WebSocket: end its held GET (if any) with a noop."""
+        """The client probes a WebSocket: end its held GET (if any) with a noop, and
+        answer every GET at once until the upgrade ends (the client is pausing)."""
+        self._upgrading = True
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
             waiter.respond_payload("6")
+
+    def upgrade_abandoned(self) -> None:
+        """The upgrade failed: GETs are held again."""
+        self._upgrading = False
 
     def hand_over(self) -> list[Outgoing]:
         """The session moved to WebSocket: give it what is still queued, in order."""
@@ -151,6 +158,11 @@ class PollingTransport:
     def buffered_bytes(self) -> int:
         """Bytes queued for the next poll."""
         return self._queued
+
+    async def drained(self) -> None:
+        """Wait until the client polled everything queued (polled: closing is rare)."""
+        while self._queue and not self._closed:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
 
     def pause_reading(self) -> None:
         """Answer the next POST only once :meth:`resume_reading` is called."""
@@ -177,6 +189,9 @@ class PollingTransport:
         if self._waiter is not None:
             responder.respond_error(400, 3, "Bad request: a GET is already pending")
             session.fail(CLOSE_POLICY, "overlapping GET", DisconnectReason.TRANSPORT_ERROR)
+            return
+        if self._upgrading and not self._queue:
+            responder.respond_payload("6")  # do not hold a client that is pausing
             return
         self._waiter = responder
         if self._queue and not self._flush_scheduled:
@@ -210,7 +225,9 @@ class PollingTransport:
             if session.closed:
                 break
             session.receive(frame)
-        if self._paused and not session.closed:
+        if session.closed and session.reason is DisconnectReason.PARSE_ERROR:
+            responder.respond_error(400, 3, "Bad request: malformed packet")
+        elif self._paused and not session.closed:
             self._deferred_ok = responder
         else:
             responder.respond_ok()

@@ -197,6 +197,8 @@ class Session:
         live: emits go straight to the wire.
         ready: received events are dispatched at once instead of kept in the inbox.
         reader: the task receiving frames; its result is the disconnect reason.
+        websocket_failed: a WebSocket failed while this session was opened (no upgrade
+            is tried then).
         callbacks: ack callbacks of :meth:`Client.emit_now`, by ack id; they are
             forgotten with the session, since acks never cross connections.
     """
@@ -215,6 +217,7 @@ class Session:
         self.ready = False
         self.reader: asyncio.Task[str] | None = None
         self.callbacks: dict[int, Callable[..., object]] = {}
+        self.websocket_failed = False
 
     async def close(self, *, polite: bool) -> None:
         """Close the transport: a closing handshake if the peer is alive, else at once."""

@@ -199,14 +199,14 @@ class WebSocketTransport(asyncio.Protocol):
         else:
             logger.info("session %s: upgrade abandoned (got %r)", polling.sid, message[:20])
             self._probing = None
-            polling.upgrading = None
+            polling.abandon_upgrade()
             self.close(1002, "expected 2probe then 5 during the upgrade")
 
     def _upgrade_late(self) -> None:
         self._timer = None
         polling = self._probing
         if polling is not None:
-            polling.upgrading = None
+            polling.abandon_upgrade()
             self._probing = None
         self.close(CLOSE_POLICY, "upgrade not completed in time")
 

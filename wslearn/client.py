@@ -279,8 +279,9 @@ class Client(Receiver):
         try:
             try:
                 async with asyncio.timeout(self.connect_timeout):
-                    transport, info = await self._open_transport()
+                    transport, info, failed = await self._open_transport()
                     session = Session(transport, info, [ns.name for ns in active], self._parser)
+                    session.websocket_failed = failed
                     session.reader = asyncio.create_task(self._read(session))
                     for ns in active:
                         data = auth
@@ -316,12 +317,19 @@ class Client(Receiver):
             session.transport.name == "polling"
             and "websocket" in self.transports
             and "websocket" in session.info.upgrades
+            and not session.websocket_failed
         ):
             self._spawn(self._upgrade(session))
         return session
 
-    async def _open_transport(self) -> tuple[ClientTransport, OpenInfo]:
-        """Open the first of ``transports`` that works; say so when falling back."""
+    async def _open_transport(self) -> tuple[ClientTransport, OpenInfo, bool]:
+        """Open the first of ``transports`` that works; say so when falling back.
+
+        Returns:
+            The transport, the OPEN packet, and whether a WebSocket failed on the way
+            (then no upgrade is tried for this session).
+        """
+        failed = False
         for index, name in enumerate(self.transports):
             try:
                 if name == "websocket":
@@ -334,7 +342,7 @@ class Client(Receiver):
                         ws.transport.abort()
                         raise
                     self._frame("received", first, "websocket")
-                    return transport, info
+                    return transport, info, failed
                 polling = PollingTransport(
                     polling_url(self.ws_url),
                     headers=self._headers,
@@ -350,11 +358,12 @@ class Client(Receiver):
                     self._frame("received", frame, "polling")
                 polling.timeout = (info.ping_interval + info.ping_timeout) / 1000 + 5
                 polling.start(info.sid, info.max_payload, frames[1:])
-                return polling, info
+                return polling, info, failed
             except (OSError, InvalidHandshake, TransportClosed, ConnectionClosed) as exc:
                 if index + 1 == len(self.transports):
                     raise
                 following = self.transports[index + 1]
+                failed = failed or name == "websocket"
                 why = _describe(exc)
                 _log.info("%s failed (%s): trying %s", name, why, following)
                 self._fire(self._manager, "fallback", name, following, why)
