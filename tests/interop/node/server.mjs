@@ -2,7 +2,8 @@
 //
 //   node server.mjs [PORT [OPTIONS_JSON]]   prints {"type":"listening","port":N}
 //
-// OPTIONS_JSON adds socket.io Server options, e.g. {"pingInterval":100}.
+// OPTIONS_JSON adds socket.io Server options, e.g. {"pingInterval":100}; "transports"
+// defaults to ["websocket"].
 //
 // What it serves, on "/" and "/chat" (any other namespace is refused by socket.io):
 //   "echo"      acks with the arguments it received (binary included)
@@ -21,7 +22,8 @@ import { report, serve, splitAck } from "./lines.mjs";
 
 const http = createServer();
 const options = JSON.parse(process.argv[3] ?? "{}");
-const io = new Server(http, { ...options, transports: ["websocket"] });
+// WebSocket only unless the options say otherwise ({"transports": ["polling", ...]}).
+const io = new Server(http, { transports: ["websocket"], ...options });
 
 function install(nsp) {
   nsp.on("connection", (socket) => {
