@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -360,3 +361,21 @@ async def test_a_python_socketio_client_joins_the_same_chat(
     finally:
         await sio.disconnect()
     await eventually(lambda: alice.online() == ["Alice"])
+
+
+async def test_the_page_is_served_beside_the_app_on_the_same_port(app: ChatApp) -> None:
+    def get(path: str) -> tuple[str, str, str]:
+        with urllib.request.urlopen(app.url + path, timeout=WIRE_TIMEOUT) as response:
+            return (
+                response.headers["Content-Type"],
+                response.headers.get("Content-Security-Policy", ""),
+                response.read().decode(),
+            )
+
+    kind, policy, body = await asyncio.to_thread(get, "/")
+    assert kind == "text/html; charset=utf-8" and "script-src 'self'" in policy
+    assert '<script type="module" src="app.mjs">' in body
+    for script in ("app.mjs", "chat.mjs", "socketio.mjs", "engine.mjs"):
+        kind, _, body = await asyncio.to_thread(get, "/" + script)
+        assert (kind == "text/javascript; charset=utf-8" and "import" in body) or "export" in body
+    assert app.page_url == app.url + "/"

@@ -28,7 +28,7 @@ client sends        payload -> ack                                 the server al
                     hasMore}``
 ``sync``            ``{rooms: {roomId: lastSeq}}`` -> ``{rooms:
                     {roomId: {messages, hasMore, truncated,
-                    delivered}}}``
+                    delivered, unread}}, epoch}``
 ``send-message``    ``{roomId, text}, {_id}`` -> ``{_id,           ``message`` to the
                     duplicate}``                                   room
 ``typing``          ``{roomId, typing: bool}``                     ``typing-users``
@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -146,6 +147,9 @@ class ChatApp:
         self._post_once: Callable[..., Awaitable[Any]] = self.once(self._post)
         self.chat: Namespace = self.server.of(CHAT_NAMESPACE)
         self._ticker: asyncio.Task[None] | None = None
+        self.epoch = secrets.token_hex(4)
+        """Names this app's memory: a client that sees another epoch in ``sync`` knows
+        the server lost its rooms and history (a new process) and starts afresh."""
         self._register()
 
     def __repr__(self) -> str:
@@ -344,7 +348,7 @@ class ChatApp:
                 "delivered": self.book.delivered_of(user, room),
                 "unread": self.book.unread(user, room),
             }
-        return {"rooms": answer}
+        return {"rooms": answer, "epoch": self.epoch}
 
     async def send_message(
         self, socket: Socket, data: Any = None, marker: Any = None
@@ -418,6 +422,7 @@ class ChatApp:
             "hasMore": page.has_more,
             "presence": self.presence.online(self.book.rooms[room].members),
             "typing": self.presence.typists(room),
+            "epoch": self.epoch,
         }
 
     async def _send_presence(self, room: str) -> None:

@@ -123,6 +123,7 @@ class ChatClient:
             reconnection=reconnection,
         )
         self.reliable: ReliableEmitter | None = None
+        self.epoch = ""  # the server's memory; another one means it forgot everything
         self._pending: dict[str, dict[str, Any]] = {}  # client id -> queued message
         self._refused: dict[str, str] = {}
         self._listeners: list[Callable[[], object]] = []
@@ -237,6 +238,7 @@ class ChatClient:
         reply = await self._call("create-room" if create else "join-room", {"roomId": room})
         if "error" in reply:
             return reply
+        self.epoch = reply.get("epoch", self.epoch)
         view = self.rooms.setdefault(room, RoomView(room))
         for message in reply["messages"]:
             view.messages[message["seq"]] = message
@@ -304,6 +306,13 @@ class ChatClient:
     async def _resync(self) -> None:
         rooms = {room: view.last_seq for room, view in self.rooms.items()}
         reply = await self._call("sync", {"rooms": rooms})
+        if self.epoch and reply.get("epoch") not in (None, self.epoch):
+            # A new server process: its seqs start again from 1. Start afresh too.
+            self.rooms.clear()
+            self.epoch = ""
+            await self.join(self.current if self.current else DEFAULT_ROOM)
+            await self.refresh_rooms()
+            return
         for room, news in reply.get("rooms", {}).items():
             view = self.rooms.setdefault(room, RoomView(room))
             for message in news["messages"]:
