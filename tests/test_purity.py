@@ -28,6 +28,7 @@ PURE_MODULES = [
     "dedup",
     "recovery",
     "exceptions",
+    "claims",
 ]
 
 FORBIDDEN = ("asyncio", "socket")

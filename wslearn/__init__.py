@@ -4,17 +4,21 @@ The names below are the public API; everything else lives in its module.
 
 Pure core, no I/O, time passed in as ``now``: ``handshake`` and ``frames`` (RFC
 6455), ``packets`` (Engine.IO / Socket.IO codec), ``rooms``, ``backoff``, ``heartbeat``,
-``outbox``, ``dedup`` and ``recovery``.
+``outbox``, ``dedup``, ``recovery`` and ``claims`` (the claims checks of a JWT).
 
 asyncio layer, the only modules that touch sockets: ``server`` (:class:`Server`),
 ``client`` (:class:`Client`), ``reliable`` and ``exactly_once`` (every message applied
 once), ``keepalive`` (the app-level heartbeat), ``echo`` (plain WebSockets), ``proxy``
 (a link you can slow, pause or cut), ``polling`` and ``measure`` (HTTP polling vs push),
 ``kernel`` (servers inside a running Jupyter kernel).
+
+Security, opt-in per server: ``auth`` (JSON Web Tokens: issue, verify, the connect
+check).
 """
 
 from __future__ import annotations
 
+from .auth import JWTConfig, require_token
 from .backoff import Backoff
 from .chat import add_chat_handlers
 from .client import Client, ClientState
@@ -25,6 +29,7 @@ from .exceptions import (
     AckTimeoutError,
     ConnectFailedError,
     ConnectRefusedError,
+    EventRefusedError,
     FrameError,
     HandshakeError,
     KernelLoopError,
@@ -33,6 +38,7 @@ from .exceptions import (
     PacketError,
     ProtocolError,
     QueueFullError,
+    TokenError,
     UsageError,
     WslearnError,
 )
@@ -63,10 +69,12 @@ __all__ = [
     "Deduplicator",
     "DisconnectReason",
     "EchoServer",
+    "EventRefusedError",
     "ExactlyOnce",
     "FrameError",
     "HandshakeError",
     "HeartbeatAction",
+    "JWTConfig",
     "KernelLoopError",
     "LinkProxy",
     "LinkState",
@@ -89,10 +97,12 @@ __all__ = [
     "Server",
     "SilenceWatch",
     "Socket",
+    "TokenError",
     "UsageError",
     "WebSocketClient",
     "WslearnError",
     "__version__",
     "add_chat_handlers",
     "answer_app_pings",
+    "require_token",
 ]

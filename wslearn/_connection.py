@@ -18,7 +18,8 @@ Close codes the server uses:
 1002    protocol error: malformed packet, first packet not CONNECT, a client ping
         (``2``, "invalid heartbeat direction"), an unexpected Engine.IO packet
 1008    policy: no CONNECT within ``connect_timeout``, no pong within
-        ``ping_timeout``, outgoing queue full (the client reads too slowly)
+        ``ping_timeout``, outgoing queue full (the client reads too slowly), the
+        token of :mod:`wslearn.auth` expired ("token expired")
 1009    a message over ``max_payload`` (set by websockets' ``max_size``)
 1013    over the per-address connection cap (only when several connections race
         past the HTTP check; normally the cap answers HTTP 429)
@@ -136,14 +137,23 @@ class Connection:
         self.detach_all()
         await self._close_ws(CloseCode.GOING_AWAY, "server shutting down")
 
-    async def close_after_flush(self) -> None:
-        """Let the queued packets go out (bounded by close_timeout), then close 1000."""
+    async def close_after_flush(
+        self,
+        code: CloseCode = CloseCode.NORMAL_CLOSURE,
+        text: str = "closed by the server",
+        reason: DisconnectReason = DisconnectReason.FORCED_CLOSE,
+    ) -> None:
+        """Let the queued packets go out (bounded by close_timeout), then close.
+
+        The default is 1000, a forced close; :mod:`wslearn.auth` closes with 1008
+        "token expired" so that the client reconnects with a fresh token.
+        """
         try:
             async with asyncio.timeout(self.server.close_timeout):
                 await self._queue.join()
         except TimeoutError:
             pass
-        self.fail(CloseCode.NORMAL_CLOSURE, "closed by the server", DisconnectReason.FORCED_CLOSE)
+        self.fail(code, text, reason)
 
     def fail(self, code: CloseCode, text: str, reason: DisconnectReason) -> None:
         """Start closing the connection: sockets leave at once, the close runs in a task."""

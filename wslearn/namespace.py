@@ -77,6 +77,7 @@ class DisconnectReason(enum.StrEnum):
     PARSE_ERROR = "parse error"  # a malformed packet
     SLOW_CLIENT = "slow client"  # the outgoing queue overflowed
     SERVER_SHUTDOWN = "server shutting down"  # server.stop()
+    TOKEN_EXPIRED = "token expired"  # wslearn.auth closed it; the client reconnects
 
 
 RECOVERABLE = frozenset(
