@@ -29,6 +29,7 @@ PURE_MODULES = [
     "recovery",
     "exceptions",
     "claims",
+    "static",
 ]
 
 FORBIDDEN = ("asyncio", "socket")

@@ -20,7 +20,8 @@ python-socketio, ``transports=["websocket"]``). Before the WebSocket handshake t
 server answers with a plain HTTP error and a body that says what to change:
 
 ======  ============================================================================
-404     the path is not ``/socket.io/``
+404     the path is not ``/socket.io/`` (with ``static=`` set, such paths are
+        answered by :mod:`wslearn.static` instead: files, 404 or 405)
 400     ``EIO`` is not ``4``, ``transport`` is not ``websocket``, or a ``sid`` asks
         to resume a session (long-polling upgrades are not supported)
 403     ``origins`` is set and the ``Origin`` header is not in it (websockets)
@@ -40,15 +41,18 @@ Once connected, see :mod:`wslearn._connection` for the close codes.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import http
 import logging
+import os
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Self, TypeVar, overload
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server as WebSocketServer
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.typing import Origin
@@ -60,6 +64,7 @@ from .exceptions import UsageError
 from .namespace import Middleware, Namespace
 from .recovery import RecoveryStore
 from .rooms import RoomRegistry
+from .static import StaticFiles
 
 __all__ = ["ENDPOINT", "Server"]
 
@@ -100,6 +105,9 @@ class Server(Service):
             an offset as their last argument. Middleware runs before a session is
             restored: it sees a new id, and a recovered socket gets the saved
             ``data`` back in place of what middleware stored.
+        static: serve files next to the endpoint: URL prefix to folder, e.g.
+            ``{"/": "page"}`` (GET and HEAD; see :mod:`wslearn.static`). Without it
+            every other path is a 404.
     """
 
     def __init__(
@@ -116,6 +124,7 @@ class Server(Service):
         max_pending_events: int = 64,
         close_timeout: float = 5.0,
         recovery_window: float | None = None,
+        static: Mapping[str, str | os.PathLike[str]] | None = None,
     ) -> None:
         for name, value in [
             ("ping_interval", ping_interval),
@@ -142,6 +151,7 @@ class Server(Service):
         self.close_timeout = close_timeout
 
         self.recovery = None if recovery_window is None else RecoveryStore(recovery_window)
+        self.static = None if static is None else StaticFiles(static)
         self.registry = RoomRegistry()
         self.namespaces: dict[str, Namespace] = {"/": Namespace(self, "/")}
         self.connections: set[Connection] = set()
@@ -292,6 +302,8 @@ class Server(Service):
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         if url.path.rstrip("/") != ENDPOINT.rstrip("/"):
+            if self.static is not None:
+                return _static(self.static, request)
             return _refuse(connection, 404, f"Not Found: the Socket.IO endpoint is {ENDPOINT}")
         query = parse_qs(url.query, keep_blank_values=True)
         eio = query.get("EIO", [""])
@@ -349,6 +361,16 @@ class Server(Service):
 def _address(connection: ServerConnection) -> str:
     remote = connection.remote_address
     return str(remote[0]) if remote else ""
+
+
+def _static(files: StaticFiles, request: Request) -> Response:
+    """A file (or a clear 404/405) for a request that is not for the endpoint."""
+    reply = files.respond(request.method, request.path)
+    headers = Headers(reply.headers)
+    headers["Date"] = email.utils.formatdate(usegmt=True)
+    headers["Connection"] = "close"  # websockets ends the connection after any non-101
+    status = http.HTTPStatus(reply.status)
+    return Response(status.value, status.phrase, headers, reply.body)
 
 
 def _refuse(connection: ServerConnection, status: int, text: str) -> Response:
