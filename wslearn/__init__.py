@@ -18,6 +18,7 @@ check).
 
 from __future__ import annotations
 
+from .adapters import Adapter, InMemoryAdapter
 from .auth import JWTConfig, require_token
 from .backoff import Backoff
 from .chat import add_chat_handlers
@@ -58,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ALL",
     "AckTimeoutError",
+    "Adapter",
     "AppHeartbeat",
     "AppHeartbeatMonitor",
     "AppliedLog",
@@ -74,6 +76,7 @@ __all__ = [
     "FrameError",
     "HandshakeError",
     "HeartbeatAction",
+    "InMemoryAdapter",
     "JWTConfig",
     "KernelLoopError",
     "LinkProxy",

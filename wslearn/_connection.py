@@ -43,14 +43,13 @@ from .exceptions import ConnectRefusedError, PacketError
 from .heartbeat import HeartbeatAction, PingSchedule
 from .namespace import DisconnectReason, Handshake, Socket, SocketState
 from .packets import (
-    Decoder,
     EnginePacket,
     EngineType,
     Frame,
     OpenInfo,
     Packet,
     PacketType,
-    encode,
+    decode_engine,
     encode_open,
 )
 
@@ -81,7 +80,8 @@ class Connection:
         self.query = {key: values[0] for key, values in query.items()}
         self.headers = ws.request.headers
         self.address = str(ws.remote_address[0]) if ws.remote_address else ""
-        self._decoder = Decoder()
+        self._parser = server.parser
+        self._decoder = server.parser.decoder()
         self._queue: asyncio.Queue[tuple[Frame, ...]] = asyncio.Queue(server.outgoing_queue_size)
         self._slots = asyncio.Semaphore(server.max_pending_events)
         self._connected = asyncio.Event()
@@ -209,7 +209,7 @@ class Connection:
 
     def send_packet(self, packet: Packet) -> None:
         """Encode and queue one Socket.IO packet."""
-        self.enqueue(tuple(encode(packet)))
+        self.enqueue(tuple(self._parser.encode(packet)))
 
     async def _write_loop(self) -> None:
         while True:
@@ -269,7 +269,10 @@ class Connection:
             if self._closing:
                 continue  # a close is under way: nothing more is dispatched
             try:
-                item = self._decoder.feed(frame)
+                if isinstance(frame, str) and frame[:1] != "4":
+                    item: EnginePacket | Packet | None = decode_engine(frame)
+                else:
+                    item = self._decoder.feed(frame)
             except PacketError as exc:
                 logger.info("connection %s: malformed packet, closing: %s", self.sid, exc)
                 self.fail(CloseCode.PROTOCOL_ERROR, exc.reason, DisconnectReason.PARSE_ERROR)
@@ -382,9 +385,13 @@ class Connection:
             logger.error("middleware of %s raised", socket.namespace, exc_info=exc)
             body = {"message": "server error"}
         try:
-            frames = tuple(encode(Packet(PacketType.CONNECT_ERROR, socket.namespace, body)))
+            frames = tuple(
+                self._parser.encode(Packet(PacketType.CONNECT_ERROR, socket.namespace, body))
+            )
         except (TypeError, ValueError):
             logger.error("refusal data for %s is not JSON; sent without it", socket.namespace)
             body = {"message": str(body["message"])}
-            frames = tuple(encode(Packet(PacketType.CONNECT_ERROR, socket.namespace, body)))
+            frames = tuple(
+                self._parser.encode(Packet(PacketType.CONNECT_ERROR, socket.namespace, body))
+            )
         self.enqueue(frames)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
 from .exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
-from .packets import Packet, PacketType, encode
+from .packets import Packet, PacketType
 from .recovery import LoggedEvent, SavedSession
 from .rooms import ALL
 
@@ -218,7 +218,7 @@ class Socket:
         if store is not None and self.state is not SocketState.DISCONNECTED:
             # Fail before logging: a logged event that cannot be encoded would break
             # this socket's recovery (see BroadcastOperator.emit).
-            encode(Packet(PacketType.EVENT, self.namespace, data))
+            self._nsp.server.parser.encode(Packet(PacketType.EVENT, self.namespace, data))
             now = asyncio.get_running_loop().time()
             data = store.log(self.namespace, frozenset({self.id}), data, now)
         self._send(Packet(PacketType.EVENT, self.namespace, data))
@@ -280,7 +280,7 @@ class Socket:
 
     def _send(self, packet: Packet) -> None:
         if self.state is not SocketState.DISCONNECTED:
-            self._conn.enqueue(tuple(encode(packet)))
+            self._conn.enqueue(tuple(self._nsp.server.parser.encode(packet)))
 
     def _resolve_ack(self, ack_id: int, args: list[Any]) -> None:
         future = self._acks.pop(ack_id, None)
