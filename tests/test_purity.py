@@ -28,6 +28,7 @@ PURE_MODULES = [
     "dedup",
     "recovery",
     "exceptions",
+    "claims",
     "static",
     "chatapp.rules",
     "chatapp.history",
