@@ -33,7 +33,6 @@ PURE_MODULES = [
     "chatapp.rules",
     "chatapp.history",
     "chatapp.presence",
-    "chatapp.tokens",
 ]
 
 FORBIDDEN = ("asyncio", "socket")

@@ -9,8 +9,10 @@
     await app.stop()
 
 Two namespaces share one connection. ``/`` answers ``sign-in``; ``/chat`` is the app,
-and its connect middleware lets in only sockets whose CONNECT carries a valid token
-(``{"token": ...}``), so every handler knows who is talking: ``socket.data["user"]``.
+and its connect middleware (:func:`wslearn.auth.require_token`) lets in only sockets
+whose CONNECT carries a valid token (``{"token": ...}``), so every handler knows who is
+talking: ``socket.data["user"]``. A socket whose token expires is closed (the client
+reconnects, and the page signs in again by name).
 
 ==================  =============================================  =====================
 client sends        payload -> ack                                 the server also sends
@@ -63,6 +65,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from ..auth import CLAIMS_KEY
 from ..exactly_once import ExactlyOnce, client_key
 from ..exceptions import ConnectRefusedError
 from ..namespace import Namespace, Socket
@@ -78,7 +81,7 @@ from .rules import (
     user_id_for,
     user_room,
 )
-from .tokens import ChatTokens, TokenRefused
+from .tokens import ChatTokens
 
 __all__ = ["CHAT_NAMESPACE", "PAGE_DIR", "ChatApp"]
 
@@ -130,7 +133,7 @@ class ChatApp:
         tick: float = 0.2,
     ) -> None:
         self.server = server if server is not None else Server(static={"/": PAGE_DIR})
-        self.tokens = tokens if tokens is not None else ChatTokens()
+        self.tokens = tokens if tokens is not None else ChatTokens(clock=clock)
         self.book = book if book is not None else RoomBook()
         self.presence = presence if presence is not None else Presence()
         self.clock = clock
@@ -185,7 +188,8 @@ class ChatApp:
     def _register(self) -> None:
         self.server.on("sign-in", self.sign_in)
         chat = self.chat
-        chat.use(self.check_token)
+        chat.use(self.tokens.middleware())
+        chat.use(self.take_name)
         chat.on("connect", self.on_connect)
         chat.on("disconnect", self.on_disconnect)
         handlers: dict[str, Callable[..., Any]] = {
@@ -215,14 +219,16 @@ class ChatApp:
         token = self.tokens.issue(user, name, self.clock())
         return {"token": token, "user": {"id": user, "name": name}}
 
-    def check_token(self, socket: Socket, auth: dict[str, Any]) -> None:
-        """Connect middleware of ``/chat``: a valid token, or CONNECT_ERROR."""
-        try:
-            identity = self.tokens.verify(auth.get("token"), self.clock())
-        except TokenRefused as exc:
-            raise ConnectRefusedError(str(exc), {"reason": exc.reason}) from None
-        socket.data["user"] = identity.user
-        socket.data["name"] = identity.name
+    def take_name(self, socket: Socket, auth: dict[str, Any]) -> None:
+        """Connect middleware of ``/chat``, after the token check: the display name."""
+        claims = socket.data[CLAIMS_KEY]
+        name = claims.payload.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConnectRefusedError(
+                "authentication failed: the token carries no display name",
+                {"reason": "missing claim"},
+            )
+        socket.data["name"] = name
 
     async def on_connect(self, socket: Socket) -> None:
         user, name = socket.data["user"], socket.data["name"]

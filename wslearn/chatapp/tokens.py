@@ -2,41 +2,40 @@
 
 Signing in with a name gives a token; every later connection presents it, so a
 reconnecting tab (or a second tab) is the same user without typing the name again.
-The token is a JWT signed with HS256: ``sub`` is the user id, ``name`` the display
-name, ``exp`` when it stops being accepted.
+The token is a JWT made by :mod:`wslearn.auth` (HS256, the algorithm pinned, ``exp``
+and ``sub`` required): ``sub`` is the user id, ``name`` the display name.
 
-This module is the seam between the app and the token library: the app calls only
-:meth:`ChatTokens.issue` and :meth:`ChatTokens.verify`.
+The app calls only :meth:`ChatTokens.issue`, :meth:`ChatTokens.verify` and, for its
+connect middleware, :meth:`ChatTokens.middleware`, which also ends a socket's session
+when its token expires (the page then signs in again by name).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_TOKEN_LENGTH", "ChatTokens", "Identity", "TokenRefused"]
+from ..auth import JWTConfig, require_token
+from ..exceptions import TokenError
+from ..namespace import Middleware
 
-MAX_TOKEN_LENGTH = 4096
-"""Longer tokens are refused before any decoding."""
-
-_HEADER = {"alg": "HS256", "typ": "JWT"}
+__all__ = ["ChatTokens", "Identity", "TokenRefused"]
 
 
 class TokenRefused(Exception):
     """A token that does not sign anybody in.
 
     Attributes:
-        reason: the class of problem: ``"missing"``, ``"malformed"``,
-            ``"bad signature"``, ``"expired"``. Safe to show; the token never is.
+        reason: the class of problem (see :class:`wslearn.claims.TokenProblem`):
+            ``"missing"``, ``"malformed"``, ``"bad signature"``, ``"expired"``...
+            Safe to show; the token never is.
     """
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"sign-in token refused: {reason}")
+    def __init__(self, reason: str, message: str = "") -> None:
+        super().__init__(f"sign-in token refused: {message or reason}")
         self.reason = reason
 
 
@@ -55,80 +54,60 @@ class Identity:
     expires: float
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class ChatTokens:
-    """Issue and verify sign-in tokens (HS256 JWT, the algorithm pinned).
+    """Issue and verify sign-in tokens.
 
     Args:
-        secret: the signing key, at least 32 bytes; by default a random one, so
+        secret: the HS256 signing key, at least 32 bytes; by default a random one, so
             tokens are valid for this process only (a restarted ``python -m wslearn
-            chat`` asks everyone to sign in again unless you pass a key).
+            chat`` has its users sign in again: the page does it by itself).
         lifetime: seconds a token is valid.
+        clock: seconds since the epoch (tests and notebooks pass their own).
 
     Raises:
-        ValueError: the key is shorter than 32 bytes or the lifetime not positive.
+        UsageError: the key is too short or the lifetime not positive.
     """
 
-    def __init__(self, secret: bytes | None = None, *, lifetime: float = 12 * 3600) -> None:
+    def __init__(
+        self,
+        secret: bytes | None = None,
+        *,
+        lifetime: float = 12 * 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         key = secrets.token_bytes(32) if secret is None else secret
-        if len(key) < 32:
-            raise ValueError(f"the signing key must be at least 32 bytes, got {len(key)}")
-        if lifetime <= 0:
-            raise ValueError("lifetime must be positive")
-        self._key = key
+        self.config = JWTConfig(key, ttl=lifetime)
         self.lifetime = lifetime
+        self.clock = clock
 
     def __repr__(self) -> str:
-        return f"ChatTokens(lifetime={self.lifetime:g})"  # never the key
+        return f"ChatTokens({self.config!r}, lifetime={self.lifetime:g})"  # never the key
 
-    def issue(self, user: str, name: str, now: float) -> str:
+    def issue(self, user: str, name: str, now: float | None = None) -> str:
         """A token for ``user`` called ``name``, valid from ``now`` for ``lifetime``."""
-        claims = {"sub": user, "name": name, "iat": int(now), "exp": int(now + self.lifetime)}
-        head = _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
-        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
-        return f"{head}.{body}.{self._sign(f'{head}.{body}')}"
+        at = self.clock() if now is None else now
+        return self.config.issue(user, now=at, claims={"name": name})
 
-    def verify(self, token: Any, now: float) -> Identity:
-        """Check a token's form, algorithm, signature and expiry.
+    def verify(self, token: Any, now: float | None = None) -> Identity:
+        """Check a token's form, algorithm, signature and claims.
 
         Raises:
             TokenRefused: saying which class of problem it has.
         """
-        if token is None or token == "":
-            raise TokenRefused("missing")
-        if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
-            raise TokenRefused("malformed")
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise TokenRefused("malformed")
+        at = self.clock() if now is None else now
         try:
-            header = json.loads(_unb64(parts[0]))
-            claims = json.loads(_unb64(parts[1]))
-        except (ValueError, UnicodeDecodeError):
-            raise TokenRefused("malformed") from None
-        if not isinstance(header, dict) or not isinstance(claims, dict):
-            raise TokenRefused("malformed")
-        # The algorithm is ours, never the token's: "none" or RS256 here is a forgery.
-        if header.get("alg") != "HS256":
-            raise TokenRefused("bad signature")
-        if not hmac.compare_digest(self._sign(f"{parts[0]}.{parts[1]}"), parts[2]):
-            raise TokenRefused("bad signature")
-        user, name, exp = claims.get("sub"), claims.get("name"), claims.get("exp")
-        if not isinstance(user, str) or not isinstance(name, str):
-            raise TokenRefused("malformed")
-        if isinstance(exp, bool) or not isinstance(exp, int | float):
-            raise TokenRefused("malformed")
-        if exp <= now:
-            raise TokenRefused("expired")
-        return Identity(user, name, float(exp))
+            claims = self.config.verify(token, now=at)
+        except TokenError as exc:
+            raise TokenRefused(exc.reason, exc.message) from None
+        name = claims.payload.get("name")
+        if not isinstance(name, str) or not name:
+            raise TokenRefused("missing claim", "the token carries no display name")
+        return Identity(claims.subject, name, claims.expires_at)
 
-    def _sign(self, signing_input: str) -> str:
-        digest = hmac.new(self._key, signing_input.encode("ascii"), hashlib.sha256).digest()
-        return _b64(digest)
+    def middleware(self) -> Middleware:
+        """Connect middleware: a valid token, or CONNECT_ERROR with its reason.
+
+        It leaves ``socket.data["user"]`` (the user id) and ``socket.data["claims"]``
+        for the handlers, and ends the session when the token expires.
+        """
+        return require_token(self.config, clock=self.clock)

@@ -53,7 +53,7 @@ test("without a token /chat refuses, naming the reason, and is not retried", asy
   const refused = new Promise((resolve) => chat.on("connect_error", resolve));
   chat.connect();
   const error = await refused;
-  assert.match(error.message, /token refused: malformed/);
+  assert.match(error.message, /authentication failed: the token is not a well-formed JWT/);
   assert.deepEqual(error.data, { reason: "malformed" });
   assert.equal(chat.active, false);
   m.close();

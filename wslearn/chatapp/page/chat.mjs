@@ -15,7 +15,7 @@ export const TYPING_RENEW_MS = 2000; // while typing, say so again this often
 export const TYPING_IDLE_MS = 3000; // no keystroke for this long: stopped typing
 export const ACK_TIMEOUT_MS = 10000;
 
-const REFUSED_TOKEN = new Set(["missing", "malformed", "bad signature", "expired"]);
+const MAX_AUTO_SIGN_INS = 3; // in a row, without a successful connection between
 
 function randomPrefix() {
   const bytes = new Uint8Array(6);
@@ -36,6 +36,7 @@ export class ChatSession extends Emitter {
     this.roomList = [];
     this.current = "lobby";
     this.epoch = null; // the server's memory, from its replies
+    this.autoSignIns = 0;
     this.outbox = []; // {clientId, roomId, text, status}
     this.prefix = randomPrefix();
     this.counter = 0;
@@ -242,6 +243,7 @@ export class ChatSession extends Emitter {
 
   async resync() {
     this.nextAttempt = null;
+    this.autoSignIns = 0;
     const wanted = {};
     for (const [id, room] of this.rooms) wanted[id] = Math.max(0, ...room.messages.keys());
     let reply = {};
@@ -278,8 +280,10 @@ export class ChatSession extends Emitter {
 
   refused(error) {
     this.errors.push(`refused: ${error.message}`);
-    if (REFUSED_TOKEN.has(error.data?.reason) && this.user) {
-      // A restarted server no longer knows our token: sign in again with our name.
+    // A token refused for a reason (expired, or signed by a server process that is
+    // gone): sign in again with our name, a few times at most.
+    if (error.data?.reason && this.user && this.autoSignIns < MAX_AUTO_SIGN_INS) {
+      this.autoSignIns += 1;
       this.signIn(this.user.name).catch((e) => this.errors.push(e.message));
     }
     this.changed();
