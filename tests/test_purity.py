@@ -28,6 +28,7 @@ PURE_MODULES = [
     "dedup",
     "recovery",
     "exceptions",
+    "_html",
 ]
 
 FORBIDDEN = ("asyncio", "socket")
