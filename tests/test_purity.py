@@ -28,6 +28,8 @@ PURE_MODULES = [
     "dedup",
     "recovery",
     "exceptions",
+    "claims",
+    "static",
     "_html",
 ]
 

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
 from .exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
-from .packets import Packet, PacketType, encode
+from .packets import Packet, PacketType
 from .recovery import LoggedEvent, SavedSession
 from .rooms import ALL
 
@@ -77,6 +77,7 @@ class DisconnectReason(enum.StrEnum):
     PARSE_ERROR = "parse error"  # a malformed packet
     SLOW_CLIENT = "slow client"  # the outgoing queue overflowed
     SERVER_SHUTDOWN = "server shutting down"  # server.stop()
+    TOKEN_EXPIRED = "token expired"  # wslearn.auth closed it; the client reconnects
 
 
 RECOVERABLE = frozenset(
@@ -217,7 +218,7 @@ class Socket:
         if store is not None and self.state is not SocketState.DISCONNECTED:
             # Fail before logging: a logged event that cannot be encoded would break
             # this socket's recovery (see BroadcastOperator.emit).
-            encode(Packet(PacketType.EVENT, self.namespace, data))
+            self._nsp.server.parser.encode(Packet(PacketType.EVENT, self.namespace, data))
             now = asyncio.get_running_loop().time()
             data = store.log(self.namespace, frozenset({self.id}), data, now)
         self._send(Packet(PacketType.EVENT, self.namespace, data))
@@ -279,7 +280,7 @@ class Socket:
 
     def _send(self, packet: Packet) -> None:
         if self.state is not SocketState.DISCONNECTED:
-            self._conn.enqueue(tuple(encode(packet)))
+            self._conn.enqueue(tuple(self._nsp.server.parser.encode(packet)))
 
     def _resolve_ack(self, ack_id: int, args: list[Any]) -> None:
         future = self._acks.pop(ack_id, None)

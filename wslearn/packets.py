@@ -29,19 +29,24 @@ import enum
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from .exceptions import PacketError
 
 __all__ = [
     "DEFAULT_MAX_ATTACHMENTS",
+    "JSON_PARSER",
     "Decoder",
     "EnginePacket",
     "EngineType",
     "Frame",
+    "JsonParser",
     "OpenInfo",
     "Packet",
+    "PacketDecoder",
     "PacketType",
+    "Parser",
+    "decode_engine",
     "decode_open",
     "encode",
     "encode_engine",
@@ -485,3 +490,74 @@ def _reconstruct(data: Any, attachments: Sequence[bytes], frame: str) -> Any:
     if len(used) != len(attachments):
         raise PacketError("attachment count does not match the placeholders", frame)
     return result
+
+
+# -- parsers --------------------------------------------------------------------------
+
+
+def decode_engine(frame: str) -> EnginePacket:
+    """Decode an Engine.IO control packet (any text frame that is not a MESSAGE).
+
+    Raises:
+        PacketError: the frame is empty or its type digit is unknown.
+    """
+    if not frame:
+        raise PacketError("empty frame")
+    head = frame[0]
+    if not ("0" <= head <= "6"):
+        raise PacketError("unknown Engine.IO packet type", frame)
+    return EnginePacket(EngineType(int(head)), frame[1:])
+
+
+class PacketDecoder(Protocol):
+    """What a :class:`Parser` hands each connection to read Socket.IO packets."""
+
+    def feed(self, frame: Frame) -> EnginePacket | Packet | None:
+        """Decode one Engine.IO MESSAGE frame (text starting with ``4``, or bytes).
+
+        Returns a complete packet, or ``None`` while one still waits for frames.
+        (The JSON decoder also accepts Engine.IO control packets, hence
+        :class:`EnginePacket`; sessions decode those with :func:`decode_engine`.)
+
+        Raises:
+            PacketError: the frame breaks the protocol.
+        """
+        ...
+
+
+class Parser(Protocol):
+    """How Socket.IO packets become WebSocket frames and back.
+
+    The default is :data:`JSON_PARSER` (the reference parser: JSON text plus binary
+    attachments). Another parser, such as a MessagePack one, changes only what a
+    Socket.IO packet looks like inside an Engine.IO MESSAGE; pass it to both ends
+    as ``Server(parser=...)`` and ``Client(parser=...)``.
+    """
+
+    def encode(self, packet: Packet) -> list[Frame]:
+        """The frames of one packet, in sending order.
+
+        Raises:
+            ValueError: the packet cannot be represented.
+        """
+        ...
+
+    def decoder(self) -> PacketDecoder:
+        """A fresh decoder for one connection."""
+        ...
+
+
+class JsonParser:
+    """The reference Socket.IO parser: :func:`encode` and :class:`Decoder`."""
+
+    def encode(self, packet: Packet) -> list[Frame]:
+        """See :func:`encode`."""
+        return encode(packet)
+
+    def decoder(self) -> Decoder:
+        """A new :class:`Decoder`."""
+        return Decoder()
+
+
+JSON_PARSER: Parser = JsonParser()
+"""The default parser."""
