@@ -30,6 +30,7 @@ PURE_MODULES = [
     "exceptions",
     "claims",
     "static",
+    "_html",
     "chatapp.rules",
     "chatapp.history",
     "chatapp.presence",
