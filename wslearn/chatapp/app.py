@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
 from collections import defaultdict
@@ -83,7 +84,7 @@ from .rules import (
 )
 from .tokens import ChatTokens
 
-__all__ = ["CHAT_NAMESPACE", "PAGE_DIR", "ChatApp"]
+__all__ = ["CHAT_NAMESPACE", "PAGE_DIR", "ChatApp", "browser_url"]
 
 logger = logging.getLogger("wslearn.chatapp")
 
@@ -92,6 +93,21 @@ PAGE_DIR = Path(__file__).resolve().parent / "page"
 """The browser page (HTML, CSS, JS), package data of wslearn."""
 
 Refusal = RoomError | ChatRuleError
+
+
+def browser_url(app: ChatApp, prefix: str | None = None) -> str:
+    """Where a browser opens the page: the app's own address, or behind JupyterHub or
+    Binder (``JUPYTERHUB_SERVICE_PREFIX`` set) the jupyter-server-proxy path to it.
+
+    Args:
+        app: a started app.
+        prefix: the hub's service prefix, e.g. ``"/user/ann/"``; by default the
+            environment's.
+    """
+    hub = os.environ.get("JUPYTERHUB_SERVICE_PREFIX") if prefix is None else prefix
+    if hub:
+        return f"{hub.rstrip('/')}/proxy/{app.server.port}/"
+    return app.page_url
 
 
 def _error(exc: Refusal) -> dict[str, Any]:
