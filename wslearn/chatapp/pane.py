@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -131,6 +132,7 @@ class AppPane(Component):
             layout=w.Layout(width="400px", border="1px solid #ccc", padding="6px", margin="4px"),
         )
         self.widget.add_class("wslearn-app-pane")
+        self.widget.add_class("wslearn-app-pane-" + re.sub(r"[^a-z0-9]+", "-", self.name.lower()))
         self.input.observe(self._on_keystroke, names="value")
         self.input.on_msg(self._on_input_message)
         self.send_button.on_click(lambda _b: self.press_enter())
