@@ -454,8 +454,17 @@ class EngineSession:
             body = {"message": str(body["message"])}
             self.send_packet(Packet(PacketType.CONNECT_ERROR, socket.namespace, body))
 
-    async def close_after_flush(self) -> None:
-        """Close 1000 once what is already sent has gone out (bounded by close_timeout)."""
+    async def close_after_flush(
+        self,
+        code: int = CLOSE_NORMAL,
+        text: str = "closed by the server",
+        reason: DisconnectReason = DisconnectReason.FORCED_CLOSE,
+    ) -> None:
+        """Close once what is already sent has gone out (bounded by close_timeout).
+
+        The default is 1000, a forced close; :mod:`wslearn.auth` closes with 1008
+        "token expired" so that the client reconnects with a fresh token.
+        """
         drained = getattr(self.transport, "drained", None)
         if drained is not None:
             try:
@@ -463,4 +472,4 @@ class EngineSession:
                     await drained()
             except TimeoutError:
                 pass
-        self.fail(CLOSE_NORMAL, "closed by the server", DisconnectReason.FORCED_CLOSE)
+        self.fail(code, text, reason)

@@ -67,7 +67,7 @@ from ._websocket import WebSocketTransport
 from .adapters import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator, Sent
 from .exceptions import UsageError
-from .namespace import Middleware, Namespace
+from .namespace import EventMiddleware, Middleware, Namespace
 from .packets import JSON_PARSER, Frame, Parser
 from .recovery import RecoveryStore
 from .rooms import ALL, Everyone, RoomRegistry
@@ -255,6 +255,10 @@ class Server(Service):
     def use(self, middleware: Middleware) -> Middleware:
         """Add connect middleware to the main namespace ``"/"``."""
         return self.namespaces["/"].use(middleware)
+
+    def use_event(self, middleware: EventMiddleware) -> EventMiddleware:
+        """Add event middleware to ``"/"`` (see :meth:`Namespace.use_event`)."""
+        return self.namespaces["/"].use_event(middleware)
 
     def to(self, room: str) -> BroadcastOperator:
         """Start a broadcast to a room of ``"/"`` (a socket id targets one socket)."""
