@@ -14,7 +14,8 @@ once), ``keepalive`` (the app-level heartbeat), ``echo`` (plain WebSockets), ``p
 ``kernel`` (servers inside a running Jupyter kernel).
 
 Security, opt-in per server: ``auth`` (JSON Web Tokens: issue, verify, the connect
-check), ``throttle`` (rate limits per event and per connection attempt).
+check), ``throttle`` (rate limits per event and per connection attempt),
+``validation`` (pydantic payloads declared on handlers).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from .room_rules import RoomPolicy
 from .rooms import ALL, RoomRegistry
 from .server import Server
 from .throttle import ConnectLimits, EventLimits
+from .validation import PayloadValidator
 
 __version__ = "0.1.0"
 
@@ -96,6 +98,7 @@ __all__ = [
     "Packet",
     "PacketError",
     "PacketType",
+    "PayloadValidator",
     "PingSchedule",
     "ProtocolError",
     "QueueFullError",
