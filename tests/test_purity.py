@@ -1,8 +1,8 @@
 """The pure core does no I/O: importing it pulls in neither asyncio nor socket.
 
-Each module is imported in a fresh interpreter with the ``wslearn`` package stubbed
-out, so the check covers the module and what it imports itself, not whatever the
-package ``__init__`` re-exports.
+Each module is imported in a fresh interpreter with the ``wslearn`` package (and any
+subpackage above the module, such as ``wslearn.bench``) stubbed out, so the check covers
+the module and what it imports itself, not whatever a package ``__init__`` re-exports.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ PURE_MODULES = [
     "dedup",
     "recovery",
     "exceptions",
+    "bench.wire",
+    "bench.stats",
+    "bench.machine",
 ]
 
 FORBIDDEN = ("asyncio", "socket")
@@ -38,9 +41,12 @@ PROBE = """
 import importlib, json, sys, types
 package_dir, name, forbidden = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 before = {m for m in forbidden if m in sys.modules}
-stub = types.ModuleType("wslearn")
-stub.__path__ = [package_dir]
-sys.modules["wslearn"] = stub
+# Stub the package and every subpackage above the module (wslearn, wslearn.bench...).
+parts = ["wslearn", *name.split(".")[:-1]]
+for depth in range(1, len(parts) + 1):
+    stub = types.ModuleType(".".join(parts[:depth]))
+    stub.__path__ = ["/".join([package_dir, *parts[1:depth]])]
+    sys.modules[stub.__name__] = stub
 importlib.import_module("wslearn." + name)
 print(json.dumps({"before": sorted(before),
                   "after": sorted(m for m in forbidden if m in sys.modules)}))
@@ -48,7 +54,7 @@ print(json.dumps({"before": sorted(before),
 
 
 def module_path(name: str) -> Path:
-    path = PACKAGE_DIR / f"{name}.py"
+    path = PACKAGE_DIR / f"{name.replace('.', '/')}.py"
     if not path.exists():
         pytest.skip(f"wslearn/{name}.py does not exist yet (another part of the project)")
     return path
@@ -109,3 +115,26 @@ def test_the_probe_detects_a_module_that_imports_asyncio(tmp_path: Path) -> None
         check=True,
     )
     assert "asyncio" in json.loads(result.stdout)["after"]
+
+
+def test_the_probe_checks_a_subpackage_module_without_running_the_subpackage_init(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "__init__.py").write_text("import asyncio\n", encoding="utf-8")
+    (tmp_path / "sub" / "pure.py").write_text("import json\n", encoding="utf-8")
+    (tmp_path / "sub" / "impure.py").write_text("import socket\n", encoding="utf-8")
+
+    def after(name: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE, str(tmp_path), name, ",".join(FORBIDDEN)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        found: list[str] = json.loads(result.stdout)["after"]
+        return found
+
+    assert after("sub.pure") == []
+    assert after("sub.impure") == ["socket"]
