@@ -1,8 +1,8 @@
 """The pure core does no I/O: importing it pulls in neither asyncio nor socket.
 
-Each module is imported in a fresh interpreter with the ``wslearn`` package (and any
-subpackage above the module, such as ``wslearn.bench``) stubbed out, so the check covers
-the module and what it imports itself, not whatever a package ``__init__`` re-exports.
+Each module is imported in a fresh interpreter with the ``wslearn`` package stubbed
+out, so the check covers the module and what it imports itself, not whatever the
+package ``__init__`` re-exports.
 """
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ PURE_MODULES = [
     "dedup",
     "recovery",
     "exceptions",
+    "claims",
+    "static",
+    "_html",
+    "chatapp.rules",
+    "chatapp.history",
+    "chatapp.presence",
     "bench.wire",
     "bench.stats",
     "bench.machine",
@@ -38,15 +44,16 @@ FORBIDDEN = ("asyncio", "socket")
 # Import one module of the package without running wslearn/__init__.py, then report
 # which of the forbidden modules the import added to sys.modules.
 PROBE = """
-import importlib, json, sys, types
+import importlib, json, os, sys, types
 package_dir, name, forbidden = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 before = {m for m in forbidden if m in sys.modules}
-# Stub the package and every subpackage above the module (wslearn, wslearn.bench...).
-parts = ["wslearn", *name.split(".")[:-1]]
-for depth in range(1, len(parts) + 1):
-    stub = types.ModuleType(".".join(parts[:depth]))
-    stub.__path__ = ["/".join([package_dir, *parts[1:depth]])]
-    sys.modules[stub.__name__] = stub
+# Stub the package and any subpackage on the way (their __init__ would import more).
+parts = name.split(".")
+for depth in range(len(parts)):
+    package = ".".join(["wslearn", *parts[:depth]])
+    stub = types.ModuleType(package)
+    stub.__path__ = [os.path.join(package_dir, *parts[:depth])]
+    sys.modules[package] = stub
 importlib.import_module("wslearn." + name)
 print(json.dumps({"before": sorted(before),
                   "after": sorted(m for m in forbidden if m in sys.modules)}))
@@ -54,7 +61,7 @@ print(json.dumps({"before": sorted(before),
 
 
 def module_path(name: str) -> Path:
-    path = PACKAGE_DIR / f"{name.replace('.', '/')}.py"
+    path = PACKAGE_DIR.joinpath(*name.split(".")).with_suffix(".py")
     if not path.exists():
         pytest.skip(f"wslearn/{name}.py does not exist yet (another part of the project)")
     return path

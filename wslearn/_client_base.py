@@ -18,7 +18,7 @@ from ._emitter import Emitter, Listener, call_listener
 from ._session import ClientState, NamespaceState, SendBuffer, Session, socketio_url
 from .backoff import Backoff
 from .exceptions import NotConnectedError, UsageError
-from .packets import Frame
+from .packets import JSON_PARSER, Frame, Parser
 
 __all__ = [
     "MANAGER_EVENTS",
@@ -68,6 +68,7 @@ class ClientBase:
         max_buffered: int = 1000,
         close_timeout: float = 2.0,
         max_size: int | None = 16 * 2**20,
+        parser: Parser = JSON_PARSER,
     ) -> None:
         self.url = url
         self.ws_url = socketio_url(url, path)
@@ -82,6 +83,7 @@ class ClientBase:
         self._auth = auth
         self._headers = dict(headers or {})
         self._max_size = max_size
+        self._parser = parser
         self._namespaces = {name: NamespaceState(name, Emitter(_log)) for name in namespaces}
         self._manager = Emitter(_log)
         self._state = ClientState.DISCONNECTED

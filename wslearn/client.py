@@ -50,7 +50,7 @@ from .exceptions import (
     PacketError,
     UsageError,
 )
-from .packets import Frame, Packet, PacketType, decode_open, encode
+from .packets import Frame, Packet, PacketType, decode_open
 
 __all__ = ["Auth", "Client", "ClientState", "FrameListener", "StateListener"]
 
@@ -73,6 +73,8 @@ class Client(Receiver):
         max_buffered: how many emits are kept while reconnecting.
         close_timeout: seconds to wait for the server to acknowledge a close.
         max_size: the largest message accepted from the server, in bytes.
+        parser: how Socket.IO packets are encoded; the server must use the same one
+            (:data:`~wslearn.packets.JSON_PARSER`, the reference parser, by default).
 
     Raises:
         ValueError: a malformed URL or namespace.
@@ -187,7 +189,7 @@ class Client(Receiver):
         return Packet(PacketType.EVENT, namespace, [event, *args], ack)
 
     def _encode_checked(self, packet: Packet) -> list[Frame]:
-        frames = encode(packet)  # bad data fails here, before anything is queued
+        frames = self._parser.encode(packet)  # bad data fails here, before anything is queued
         if self._max_payload is not None:
             size = sum(len(f.encode()) if isinstance(f, str) else len(f) for f in frames)
             if size > self._max_payload:
@@ -281,7 +283,9 @@ class Client(Receiver):
                     try:
                         first = await ws.recv()
                         self._frame("received", first)
-                        session = Session(ws, decode_open(first), [ns.name for ns in active])
+                        session = Session(
+                            ws, decode_open(first), [ns.name for ns in active], self._parser
+                        )
                     finally:
                         if session is None:
                             ws.transport.abort()
@@ -292,7 +296,7 @@ class Client(Receiver):
                             # Connection state recovery: ask for the missed events.
                             data = {**(auth or {}), "pid": ns.pid, "offset": ns.offset}
                         await self._write(
-                            session, encode(Packet(PacketType.CONNECT, ns.name, data))
+                            session, self._parser.encode(Packet(PacketType.CONNECT, ns.name, data))
                         )
                     await asyncio.wait(
                         (session.settled, session.reader), return_when=asyncio.FIRST_COMPLETED
@@ -445,7 +449,9 @@ class Client(Receiver):
             session.live = False
             try:
                 for ns in lost:
-                    await self._write(session, encode(Packet(PacketType.DISCONNECT, ns.name)))
+                    await self._write(
+                        session, self._parser.encode(Packet(PacketType.DISCONNECT, ns.name))
+                    )
             except ConnectionClosed:
                 pass
             await session.close(polite=True)
