@@ -22,8 +22,14 @@ from wslearn.bench.report import (
 
 
 def phase(wall: float, server: float, client: float, **extra: Any) -> dict[str, Any]:
-    return {"wall_s": wall, "server_cpu_s": server, "client_cpu_s": client,
-            "foreign_cpu_s": 0.0, **extra}  # fmt: skip
+    return {
+        "wall_s": wall,
+        "server_cpu_s": server,
+        "server_cpu_ticks": round(server * 1000),  # as on a kernel ticking at 1000 Hz
+        "client_cpu_s": client,
+        "foreign_cpu_s": 0.0,
+        **extra,
+    }
 
 
 def raw(echo_wall: float, echo_cpu: float, *, disturbed: bool = False) -> dict[str, Any]:
@@ -162,3 +168,18 @@ def test_write_puts_markdown_json_and_a_png_in_the_folder(tmp_path: Path) -> Non
     assert data["summary"]["wslearn"]["echo_cpu_per_10k"]["n"] == 2
     assert paths[2].read_bytes().startswith(b"\x89PNG")
     assert write(two_reps(), tmp_path / "no-plot", with_plot=False)[-1].name == "bench.json"
+
+
+def test_a_cpu_figure_from_few_clock_ticks_is_marked_imprecise() -> None:
+    data = two_reps()
+    for run in data["runs"]:
+        if run["server"] == "wslearn":
+            run["result"]["echo"]["server_cpu_ticks"] = 5
+    text = markdown(data)
+    column = 1 + [n for n, _, _ in COLUMNS].index("echo_cpu_per_10k")
+    absolute = {r[0].split(" ")[0]: r for r in table_rows(text, "Absolute figures")}
+    assert absolute["wslearn"][column].endswith("~")
+    assert not absolute["raw"][column].endswith("~")
+    ratio_rows = {r[0].split(" ")[0]: r for r in table_rows(text, "Ratios to raw websockets")}
+    assert ratio_rows["wslearn"][column].endswith("~")
+    assert not ratio_rows["python-socketio"][column].endswith("~")

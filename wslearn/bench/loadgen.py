@@ -333,6 +333,7 @@ def phase_figures(before: Reading, after: Reading, cpus: list[int]) -> dict[str,
     return {
         "wall_s": wall,
         "server_cpu_s": server,
+        "server_cpu_ticks": after.server_ticks - before.server_ticks,
         "client_cpu_s": client,
         "foreign_cpu_s": max(0.0, ticks / TICKS - server - client),
         "load_average": after.load,

@@ -36,6 +36,8 @@ __all__ = [
 REFERENCE = "websockets"
 TIMES = "\u00d7"  # the multiplication sign, as in 1.25 times
 CLIENT_BOUND = 0.9  # the load generator used this share of its core, or more
+COARSE_TICKS = 20  # a CPU figure from fewer clock ticks than this is within ±5 % at best
+CPU_FIGURES = {"echo_cpu_per_10k": "echo", "fanout_cpu_per_10k": "fanout"}
 # (figure, column title, decimals) in table order.
 COLUMNS: list[tuple[str, str, int]] = [
     ("echo_msgs_per_s", "echo msg/s", 0),
@@ -53,7 +55,8 @@ def figures_of_run(result: dict[str, Any]) -> dict[str, float]:
     """The table's figures from one run's raw workload results.
 
     Also ``<phase>_client_cores`` and ``<phase>_server_cores``: the share of a core the
-    load generator and the server used during each measured phase.
+    load generator and the server used during each measured phase, and
+    ``<phase>_server_ticks``: how many clock ticks the server's CPU figure rests on.
     """
     echo, fanout = result["echo"], result["fanout"]
     figures = {
@@ -69,6 +72,7 @@ def figures_of_run(result: dict[str, Any]) -> dict[str, float]:
         wall = result[phase]["wall_s"]
         figures[f"{phase}_client_cores"] = result[phase]["client_cpu_s"] / wall
         figures[f"{phase}_server_cores"] = result[phase]["server_cpu_s"] / wall
+        figures[f"{phase}_server_ticks"] = float(result[phase].get("server_cpu_ticks", 0))
     return figures
 
 
@@ -148,7 +152,8 @@ def _header(report: dict[str, Any]) -> list[str]:
         f"each; fan-out: {config['fanout_rounds']} rounds to {config['fanout_clients']:,} "
         f"clients; idle memory: {config['idle_connections']:,} connections, heartbeat "
         f"every {config['ping_interval']:g} s; latency: {config['latency_count']:,} "
-        "sequential round trips.",
+        "sequential round trips. Server CPU comes from /proc/<pid>/stat in clock ticks "
+        f"(10 ms); ~ marks a CPU figure that rests on fewer than {COARSE_TICKS} ticks.",
         "",
         f"Machine load: {quiet} of {len(runs)} runs undisturbed"
         + (
@@ -188,7 +193,14 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for key in keys:
             cells = [
-                "n/a" if (r := table_ratios[key].get(name)) is None else f"{r:.2f}{TIMES}"
+                "n/a"
+                if (r := table_ratios[key].get(name)) is None
+                else f"{r:.2f}{TIMES}"
+                + (
+                    " ~"
+                    if _coarse(summaries, key, name) or _coarse(summaries, REFERENCE, name)
+                    else ""
+                )
                 for name, _, _ in COLUMNS
             ]
             lines.append(f"| {row_label(key)} | " + " | ".join(cells) + " |")
@@ -202,6 +214,8 @@ def markdown(report: dict[str, Any]) -> str:
                 cell += f" ±{summary.spread:.0%}"
             if name.split("_")[0] in ("echo", "fanout") and _client_bound(summaries[key], name):
                 cell += " †"
+            if _coarse(summaries, key, name):
+                cell += " ~"
             cells.append(cell)
         lines.append(f"| {row_label(key)} | " + " | ".join(cells) + " |")
     lines += [
@@ -225,6 +239,14 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {row_label(key)} | " + " | ".join(cells) + " |")
     lines += _many_table(report)
     return "\n".join(lines) + "\n"
+
+
+def _coarse(summaries: dict[str, dict[str, Summary]], key: str, name: str) -> bool:
+    """Whether a CPU figure rests on too few clock ticks to be precise."""
+    phase = CPU_FIGURES.get(name)
+    if phase is None or key not in summaries:
+        return False
+    return summaries[key][f"{phase}_server_ticks"].median < COARSE_TICKS
 
 
 def _client_bound(figures: dict[str, Summary], name: str) -> bool:

@@ -67,12 +67,12 @@ class BenchConfig:
     ping_timeout: float = 10.0
     latency_count: int = 300
     latency_warmup: int = 100
-    echo_count: int = 5_000
+    echo_count: int = 10_000
     echo_warmup: int = 1_000
     echo_connections: int = 8
     echo_window: int = 16
     fanout_clients: int = 200
-    fanout_rounds: int = 25
+    fanout_rounds: int = 100
     fanout_warmup: int = 3
     fanout_window: int = 4
     idle_connections: int = 200
