@@ -10,6 +10,9 @@ client that connects to it gets a :class:`Socket`, which the handlers receive fi
 
 A handler's return value becomes the acknowledgement when the client asked for one:
 ``None`` sends ``[]``, a tuple sends its items, anything else is sent as ``[value]``.
+A handler (or event middleware, see :meth:`Namespace.use_event`) that raises
+:class:`~wslearn.exceptions.EventRefusedError` refuses the event: the client gets the
+ack ``[{"error": {...}}]`` or an ``error`` event naming it.
 
 Sending to many sockets goes through a :class:`~wslearn.broadcast.BroadcastOperator`, an immutable
 description of "who" (rooms, excluded rooms, excluded sockets) whose :meth:`emit`
@@ -177,6 +180,11 @@ async def refuse_event(
     socket: Socket, event: str, ack: int | None, refusal: EventRefusedError
 ) -> None:
     """Tell the client its event was refused: as the ack's error, or an ``error`` event."""
+    tell_refused(socket, event, ack, refusal)
+
+
+def tell_refused(socket: Socket, event: str, ack: int | None, refusal: EventRefusedError) -> None:
+    """:func:`refuse_event`, without waiting (sending never waits)."""
     details = refusal.details
     for attempt in (details, {}):
         try:
@@ -184,7 +192,7 @@ async def refuse_event(
                 error = {"message": refusal.message, **attempt}
                 socket._send(Packet(PacketType.ACK, socket.namespace, [{"error": error}], ack))
             else:
-                await socket.emit("error", {"message": refusal.message, "event": event, **attempt})
+                socket.emit("error", {"message": refusal.message, "event": event, **attempt})
             return
         except (TypeError, ValueError):
             # Details that cannot be sent must not leave the client in silence.
@@ -300,7 +308,7 @@ class Socket:
             UsageError: called from middleware, before the socket is connected.
             RoomLimitError: the name is too long (over the registry's
                 ``max_room_name_length``, 256 by default) or the socket is already in
-                ``max_rooms_per_socket`` rooms (1000 by default); see
+                ``max_rooms_per_socket`` rooms (100 by default); see
                 :class:`~wslearn.rooms.RoomRegistry`.
         """
         if self.state is SocketState.CONNECTING and self.id not in self._nsp.sockets:
@@ -669,7 +677,7 @@ class Namespace:
             if ack is not None:
                 socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
         except Exception as exc:
-            self._failed(socket, name, exc)
+            self._failed(socket, name, exc, ack)
 
     def _in_task(self, socket: Socket, name: str, awaitable: Any, ack: int | None) -> None:
         loop = asyncio.get_running_loop()
@@ -690,14 +698,17 @@ class Namespace:
             if ack is not None:
                 socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
         except Exception as exc:
-            self._failed(socket, name, exc)
+            self._failed(socket, name, exc, ack)
         finally:
             task = asyncio.current_task()
             if task is not None:
                 self.server._tasks.discard(task)
             socket._conn.handler_done()
 
-    def _failed(self, socket: Socket, name: str, exc: Exception) -> None:
+    def _failed(self, socket: Socket, name: str, exc: Exception, ack: int | None) -> None:
+        if isinstance(exc, EventRefusedError):  # a handler may refuse as middleware does
+            tell_refused(socket, name, ack, exc)
+            return
         logger.error("the %r handler of namespace %s raised", name, self.name, exc_info=exc)
         try:
             socket.emit_error(f"the {name!r} handler failed ({type(exc).__name__})", event=name)
@@ -713,4 +724,4 @@ class Namespace:
             if ack is not None:
                 socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
         except Exception as exc:
-            self._failed(socket, name, exc)
+            self._failed(socket, name, exc, ack)

@@ -33,7 +33,7 @@ __all__ = [
 
 DEFAULT_MAX_ROOM_NAME_LENGTH = 256
 """The longest room name a socket may join, in characters."""
-DEFAULT_MAX_ROOMS_PER_SOCKET = 1000
+DEFAULT_MAX_ROOMS_PER_SOCKET = 100
 """The most rooms one socket may be in at once, its own room not counted."""
 
 

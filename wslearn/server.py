@@ -70,7 +70,13 @@ from .exceptions import UsageError
 from .namespace import EventMiddleware, Middleware, Namespace
 from .packets import JSON_PARSER, Frame, Parser
 from .recovery import RecoveryStore
-from .rooms import ALL, Everyone, RoomRegistry
+from .rooms import (
+    ALL,
+    DEFAULT_MAX_ROOM_NAME_LENGTH,
+    DEFAULT_MAX_ROOMS_PER_SOCKET,
+    Everyone,
+    RoomRegistry,
+)
 from .static import StaticFiles
 
 __all__ = ["DEFAULT_MAX_BUFFERED_BYTES", "ENDPOINT", "TRANSPORTS", "Server"]
@@ -139,6 +145,12 @@ class Server(Service):
 
     Raises:
         UsageError: a setting is out of range (the message says which).
+        max_room_name_length: the longest room name, in code points: the room
+            registry refuses longer ones to any code (RoomLimitError), and the room
+            rules of :mod:`wslearn.room_rules` tell clients so.
+        max_rooms_per_socket: how many rooms a socket may be in besides its own:
+            a bound on what one client can make the server hold, enforced the same
+            two ways.
     """
 
     def __init__(
@@ -163,6 +175,8 @@ class Server(Service):
         static: Mapping[str, str | os.PathLike[str]] | None = None,
         ssl: ssl_module.SSLContext | None = None,
         path: str = ENDPOINT,
+        max_room_name_length: int = DEFAULT_MAX_ROOM_NAME_LENGTH,
+        max_rooms_per_socket: int = DEFAULT_MAX_ROOMS_PER_SOCKET,
     ) -> None:
         for name, value in [
             ("ping_interval", ping_interval),
@@ -173,6 +187,8 @@ class Server(Service):
             ("max_payload", max_payload),
             ("max_buffered_bytes", max_buffered_bytes),
             ("max_pending_events", max_pending_events),
+            ("max_room_name_length", max_room_name_length),
+            ("max_rooms_per_socket", max_rooms_per_socket),
         ]:
             if isinstance(value, bool) or not value > 0:
                 raise UsageError(f"{name} must be positive, got {value!r}")
@@ -198,12 +214,16 @@ class Server(Service):
         self.transports = tuple(t for t in TRANSPORTS if t in offered)
         self.path = path if path.endswith("/") else path + "/"
         self.ssl = ssl
+        self.max_room_name_length = max_room_name_length
+        self.max_rooms_per_socket = max_rooms_per_socket
 
         self.parser = parser
         self.adapter = InMemoryAdapter() if adapter is None else adapter
         self.recovery = None if recovery_window is None else RecoveryStore(recovery_window)
         self.static = None if static is None else StaticFiles(static)
-        self.registry = RoomRegistry()
+        # The registry holds the limits for any join (server code included); the room
+        # rules of wslearn.room_rules read the same numbers to refuse clients politely.
+        self.registry = RoomRegistry(max_rooms_per_socket, max_room_name_length)
         self.namespaces: dict[str, Namespace] = {"/": Namespace(self, "/")}
         self.sessions: dict[str, EngineSession] = {}
         self.stopping = False
