@@ -88,6 +88,10 @@ class ClientBase:
         if len(set(offered)) != len(offered):
             raise ValueError(f"transports names each transport once, got {transports!r}")
         self.transports = offered
+        if ssl is not None and not self.ws_url.startswith("wss://"):
+            raise ValueError(
+                f"ssl= is for TLS servers: give an https:// or wss:// URL, got {url!r}"
+            )
         self.ssl = ssl
         if ssl is None and self.ws_url.startswith("wss:"):
             self.ssl = ssl_module.create_default_context()

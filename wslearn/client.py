@@ -82,6 +82,8 @@ class Client(Receiver):
         max_size: the largest message accepted from the server, in bytes.
         parser: how Socket.IO packets are encoded; the server must use the same one
             (:data:`~wslearn.packets.JSON_PARSER`, the reference parser, by default).
+        ssl: the TLS context for an ``https://`` / ``wss://`` server, e.g. one that
+            trusts your own certificate authority; None uses the system's defaults.
 
     Raises:
         ValueError: a malformed URL or namespace.

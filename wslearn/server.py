@@ -139,18 +139,19 @@ class Server(Service):
         static: serve files next to the endpoint: URL prefix to folder, e.g.
             ``{"/": "page"}`` (GET and HEAD; see :mod:`wslearn.static`). Without it
             every other path is a 404.
-        ssl: a server-side TLS context: the server then speaks ``https://`` and
-            ``wss://``, and :attr:`url` says so.
+        ssl: serve TLS with this server-side context (``https://`` and ``wss://``;
+            :attr:`url` says so), e.g. ``ssl.create_default_context(Purpose.CLIENT_AUTH)``
+            with ``load_cert_chain(...)``. None serves plain ``http://`` and ``ws://``.
         path: the endpoint path.
-
-    Raises:
-        UsageError: a setting is out of range (the message says which).
         max_room_name_length: the longest room name, in code points: the room
             registry refuses longer ones to any code (RoomLimitError), and the room
             rules of :mod:`wslearn.room_rules` tell clients so.
         max_rooms_per_socket: how many rooms a socket may be in besides its own:
             a bound on what one client can make the server hold, enforced the same
             two ways.
+
+    Raises:
+        UsageError: a setting is out of range (the message says which).
     """
 
     def __init__(
@@ -307,7 +308,8 @@ class Server(Service):
 
     @property
     def url(self) -> str:
-        """The URL to give a Socket.IO client, e.g. ``http://127.0.0.1:8000``."""
+        """The URL to give a Socket.IO client, e.g. ``http://127.0.0.1:8000``
+        (``https://`` when the server was given an ``ssl`` context)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
         scheme = "https" if self.ssl is not None else "http"
         return f"{scheme}://{host}:{self.port}"
