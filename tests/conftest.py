@@ -32,11 +32,12 @@ from websockets.asyncio.client import connect
 from wslearn.chat import add_chat_handlers
 from wslearn.server import Server
 
+from wslearn.widgets import ChatPane
+
 # Examples are checked for what they do, never for how long they take: a loaded CI
 # machine must not turn a slow example into a failure (hypothesis' 200 ms deadline).
 settings.register_profile("wslearn", deadline=None)
 settings.load_profile("wslearn")
-from wslearn.widgets import ChatPane
 
 
 @pytest.fixture
