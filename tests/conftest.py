@@ -31,7 +31,6 @@ from websockets.asyncio.client import connect
 
 from wslearn.chat import add_chat_handlers
 from wslearn.server import Server
-
 from wslearn.widgets import ChatPane
 
 # Examples are checked for what they do, never for how long they take: a loaded CI
