@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=120 \
                --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: lab test lint typecheck unit nbval notebooks node-peers clean
+.PHONY: lab test lint typecheck unit nbval notebooks node-peers autobahn clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ nbval: $(STAMP)
 
 test: lint typecheck node-peers
 	$(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS)
+
+# Every Autobahn TestSuite compression case (groups 12 and 13, 216 cases) against
+# wslearn's threshold deflate, with and without server context takeover: several
+# minutes. `make test` runs a spread of them (tests/test_autobahn.py).
+autobahn: $(STAMP)
+	$(BIN)/python tools/autobahn.py
 
 # Re-execute every notebook in a fresh kernel and store its outputs.
 notebooks: $(STAMP)

@@ -73,6 +73,10 @@ class Client(Receiver):
         max_buffered: how many emits are kept while reconnecting.
         close_timeout: seconds to wait for the server to acknowledge a close.
         max_size: the largest message accepted from the server, in bytes.
+        compression: the permessage-deflate offer (see :mod:`wslearn.compression`);
+            by default a threshold of 1024 bytes, zlib state made on first use.
+            None offers no compression. The server decides whether it is used
+            (:class:`wslearn.Server` declines unless told otherwise).
 
     Raises:
         ValueError: a malformed URL or namespace.
@@ -277,6 +281,12 @@ class Client(Receiver):
                         close_timeout=self.close_timeout,
                         ping_interval=None,  # Engine.IO has its own heartbeat
                         max_size=self._max_size,
+                        compression=None,  # the offer, if any, is in extensions
+                        extensions=(
+                            None
+                            if self.compression is None
+                            else [self.compression.client_factory()]
+                        ),
                     )
                     try:
                         first = await ws.recv()

@@ -56,6 +56,7 @@ from websockets.typing import Origin
 from ._connection import Connection
 from ._service import Service
 from .broadcast import BroadcastOperator
+from .compression import Compression
 from .exceptions import UsageError
 from .namespace import Middleware, Namespace
 from .recovery import RecoveryStore
@@ -100,6 +101,15 @@ class Server(Service):
             an offset as their last argument. Middleware runs before a session is
             restored: it sees a new id, and a recovered socket gets the saved
             ``data`` back in place of what middleware stored.
+        compression: permessage-deflate settings (see :mod:`wslearn.compression`),
+            or None (default) to decline compression. Off by default, as in Node's
+            socket.io since v3: a chat server's messages are mostly small, where
+            deflate saves few bytes and costs CPU on every message; and a
+            connection that negotiated it keeps zlib state (tens of KiB) for its
+            whole life, however idle. Turn it on for large, repetitive payloads,
+            with ``Compression()``: messages under its threshold (1024 bytes) go
+            out uncompressed, and the server keeps no compressor between messages.
+            On this transport each recipient of a broadcast compresses its copy.
     """
 
     def __init__(
@@ -116,6 +126,7 @@ class Server(Service):
         max_pending_events: int = 64,
         close_timeout: float = 5.0,
         recovery_window: float | None = None,
+        compression: Compression | None = None,
     ) -> None:
         for name, value in [
             ("ping_interval", ping_interval),
@@ -140,6 +151,7 @@ class Server(Service):
         self.outgoing_queue_size = outgoing_queue_size
         self.max_pending_events = max_pending_events
         self.close_timeout = close_timeout
+        self.compression = compression
 
         self.recovery = None if recovery_window is None else RecoveryStore(recovery_window)
         self.registry = RoomRegistry()
@@ -247,6 +259,8 @@ class Server(Service):
             max_size=self.max_payload,
             ping_interval=None,  # Engine.IO has its own heartbeat
             close_timeout=self.close_timeout,
+            compression=None,
+            extensions=None if self.compression is None else [self.compression.server_factory()],
         )
         self._host = host
         self._port = self._ws_server.sockets[0].getsockname()[1]
