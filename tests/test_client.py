@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ import pytest
 from support import recorder, until
 from websockets.asyncio.server import ServerConnection, serve
 
+import wslearn
 from wslearn.backoff import Backoff
 from wslearn.client import Client, ClientState
 from wslearn.exceptions import (
@@ -131,13 +133,17 @@ async def state_reached(client: Client, state: ClientState) -> None:
         client.remove_state_listener(watch)
 
 
+PACKAGE = Path(wslearn.__file__).resolve().parent
+"""The folder of the wslearn package itself (a checkout may be called wslearn too)."""
+
+
 def client_tasks() -> set[asyncio.Task[Any]]:
     """Tasks running wslearn code (the client's own tasks and listener tasks)."""
     found = set()
     for task in asyncio.all_tasks():
         coro: Any = task.get_coro()
         code = getattr(coro, "cr_code", None)
-        if code is not None and "/wslearn/" in code.co_filename:
+        if code is not None and Path(code.co_filename).resolve().is_relative_to(PACKAGE):
             found.add(task)
     return found
 

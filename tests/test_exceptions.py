@@ -13,6 +13,7 @@ from wslearn.exceptions import (
     AckTimeoutError,
     ConnectFailedError,
     ConnectRefusedError,
+    EventRefusedError,
     FrameError,
     HandshakeError,
     KernelLoopError,
@@ -21,6 +22,7 @@ from wslearn.exceptions import (
     PacketError,
     ProtocolError,
     QueueFullError,
+    TokenError,
     UsageError,
     WslearnError,
 )
@@ -95,7 +97,14 @@ def test_errors_that_mean_a_builtin_error_are_one_too(
 def test_the_other_errors_are_not_builtin_errors() -> None:
     for cls in (ProtocolError, HandshakeError, FrameError, PacketError, UsageError):
         assert not issubclass(cls, (TimeoutError, RuntimeError, ConnectionError)), cls
-    for direct in (ConnectRefusedError, NotConnectedError, QueueFullError, MessageDroppedError):
+    for direct in (
+        ConnectRefusedError,
+        EventRefusedError,
+        TokenError,
+        NotConnectedError,
+        QueueFullError,
+        MessageDroppedError,
+    ):
         assert direct.__bases__ == (WslearnError,), direct
 
 
@@ -176,3 +185,15 @@ def test_a_dropped_message_names_its_id_and_why() -> None:
     assert str(error) == (
         "message m-42 was dropped before the server acked it: pushed out by drop-oldest"
     )
+
+
+def test_a_refused_event_keeps_its_message_and_the_details_for_the_client() -> None:
+    error = EventRefusedError("slow down", retryAfter=1.5, field="message")
+    assert (error.message, error.details) == ("slow down", {"retryAfter": 1.5, "field": "message"})
+    assert str(error) == "event refused: slow down"
+
+
+def test_a_token_error_names_the_reason_class_and_what_was_wrong() -> None:
+    error = TokenError("expired", "the token has expired: get a fresh one")
+    assert (error.reason, error.message) == ("expired", "the token has expired: get a fresh one")
+    assert str(error) == "token refused (expired): the token has expired: get a fresh one"

@@ -6,11 +6,15 @@ client talking to a real chat server on loopback.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from support import CLOCK, PaneFactory, ServerFactory, eventually
 
 from wslearn.chat import add_chat_handlers
-from wslearn.inspector import FrameInspector, FrameLog, FrameRow
+from wslearn.client import Client
+from wslearn.inspector import FrameInspector, FrameLog, FrameRow, frame_table
+from wslearn.kernel import Registry
 from wslearn.server import Server
 
 # -- FrameInspector on a live client --------------------------------------------------
@@ -177,3 +181,67 @@ def test_the_frame_log_refuses_a_bad_direction_and_a_bad_size() -> None:
         FrameLog(max_frames=0)
     with pytest.raises(ValueError, match="'sent' or 'received'"):
         FrameLog().feed("sideways", "2", at=0.0)
+
+
+# -- the static table, the live table's layout, the registry ----------------------------
+
+
+async def test_a_frame_log_is_a_frame_listener_and_frame_table_hides_random_ids(
+    chat_server: Server,
+) -> None:
+    log = FrameLog(start=time.time())
+    client = Client(chat_server.url, auth={"name": "dave"})
+    client.add_frame_listener(log.feed)
+    await client.connect()
+    await client.call("join-room", "room-789")
+    sid = client.sid
+    assert sid is not None
+    await client.disconnect()
+    table = frame_table(log.rows(), labels={sid: "DAVE_SID"})
+    shown = table._repr_html_()
+    assert sid not in shown and "DAVE_SID" in shown
+    assert "overflow-wrap:anywhere" in shown  # long payloads wrap instead of widening it
+    lines = repr(table).splitlines()
+    assert lines[2] == '  3 ↓ MESSAGE CONNECT / {"sid":"DAVE_SID"}'
+    assert [(row.socketio, row.event) for row in table.rows if row.ack is not None] == [
+        ("EVENT", "join-room"),
+        ("ACK", "join-room"),
+    ]
+    assert table.rows[-1].socketio == "DISCONNECT"
+
+
+async def test_the_live_table_keeps_its_header_in_view_and_its_columns_apart(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    inspector = FrameInspector(alice.client, registry=None)
+    await alice.client.call("join-room", "lobby")
+    await eventually(lambda: "join-room" in inspector.table.value)
+    table = inspector.table.value
+    assert table.count("position:sticky;top:0") == len(inspector_head()) and "<thead>" in table
+    assert "padding:2px 8px" in table and "overflow-y:auto" in table
+    inspector.close()
+
+
+HEAD = "", "#", "time s", "bytes", "engine.io", "socket.io", "nsp", "event", "ack", "bin"
+
+
+def inspector_head() -> list[str]:
+    return [*HEAD, "payload"]
+
+
+async def test_a_new_inspector_of_the_same_name_closes_the_old_one(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    registry = Registry()
+    first = FrameInspector(alice.client, registry=registry)
+    second = FrameInspector(alice.client, registry=registry)
+    assert first.closed and not second.closed
+    assert first.widget.comm is None
+    assert [e.name for e in registry.running()] == ["inspector"]
+    await alice.client.call("join-room", "lobby")
+    await eventually(lambda: second.rows(event="join-room"))
+    assert first.rows(event="join-room") == []  # it stopped watching
+    second.close()
+    assert registry.running() == ()

@@ -14,7 +14,14 @@ from support import FAST, ServerFactory, eventually
 
 from wslearn.client import Client, ClientState
 from wslearn.exceptions import ConnectFailedError
-from wslearn.reactive import BackgroundTasks, SocketState, close_tree, use_socket
+from wslearn.kernel import Registry
+from wslearn.reactive import (
+    NOTEBOOK_RECONNECTION,
+    BackgroundTasks,
+    SocketState,
+    close_tree,
+    use_socket,
+)
 from wslearn.server import Server
 
 # -- SocketState and use_socket -------------------------------------------------------
@@ -140,3 +147,27 @@ def test_close_tree_closes_the_widget_and_every_widget_inside() -> None:
     assert all(x.comm is not None for x in everything)  # open: each has a comm
     close_tree(tree)
     assert [x.comm for x in everything] == [None] * 4
+
+
+# -- use_socket in the kernel's registry --------------------------------------------------
+
+
+async def test_use_socket_is_kept_and_calling_it_again_closes_the_previous_client(
+    server: Server,
+) -> None:
+    registry = Registry()
+    first = use_socket(server.url, registry=registry, reconnection=FAST)
+    await eventually(lambda: first.connected)
+    second = use_socket(server.url, registry=registry, reconnection=FAST)
+    await registry.settle()
+    assert first.closed and first.client.state is ClientState.CLOSED
+    await eventually(lambda: second.connected)
+    assert [e.name for e in registry.running()] == ["use_socket"]
+    await second.close()
+    assert registry.running() == ()
+
+
+def test_use_socket_with_a_url_gives_up_reconnecting_by_default() -> None:
+    sock = use_socket("http://127.0.0.1:9", registry=None)
+    assert sock.client.reconnection is NOTEBOOK_RECONNECTION
+    assert NOTEBOOK_RECONNECTION.attempts == 12

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from support import RawFactory, ServerFactory, SioFactory, eventually
 
-import wslearn.broadcast
 from wslearn.exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
 from wslearn.namespace import Socket
+from wslearn.packets import JSON_PARSER, Frame, Packet, PacketDecoder
 from wslearn.server import Server
 
 # -- opening and connecting -----------------------------------------------------------
@@ -402,19 +402,23 @@ async def test_broadcast_operators_combine_rooms_and_exclusions(
 
 
 async def test_a_broadcast_is_encoded_once_for_all_members(
-    server: Server, raw_client: RawFactory, monkeypatch: pytest.MonkeyPatch
+    make_server: ServerFactory, raw_client: RawFactory
 ) -> None:
+    calls: list[Packet] = []
+
+    class CountingParser:
+        def encode(self, packet: Packet) -> list[Frame]:
+            calls.append(packet)
+            return JSON_PARSER.encode(packet)
+
+        def decoder(self) -> PacketDecoder:
+            return JSON_PARSER.decoder()
+
+    server = await make_server(parser=CountingParser())
     clients = [await raw_client(server) for _ in range(3)]
     for client in clients:
         await client.connect()
-    calls: list[Any] = []
-    real_encode = wslearn.broadcast.encode
-
-    def counting_encode(packet: Any) -> Any:
-        calls.append(packet)
-        return real_encode(packet)
-
-    monkeypatch.setattr(wslearn.broadcast, "encode", counting_encode)
+    calls.clear()
     await server.emit("news", {"n": 1})
     for client in clients:
         assert await client.recv_event() == ["news", {"n": 1}]

@@ -7,24 +7,42 @@ the way the front end would, then read widget state.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
-from collections.abc import Callable
+import re
+import time
+from collections.abc import Callable, Iterator
 
+import ipywidgets
 import pytest
 from support import CLOCK, FAST, PaneFactory, ServerFactory, eventually
 
-from wslearn import widgets
+from wslearn import kernel, widgets
+from wslearn._chat_view import local_time
+from wslearn._html import COLORS, STALE_NOTE
+from wslearn.backoff import Backoff
 from wslearn.chat import add_chat_handlers
 from wslearn.client import Client, ClientState
 from wslearn.exactly_once import ExactlyOnce
+from wslearn.kernel import Registry
 from wslearn.namespace import Socket
 from wslearn.outbox import Outbox
+from wslearn.proxy import LinkProxy
+from wslearn.reactive import NOTEBOOK_RECONNECTION
 from wslearn.server import Server
 from wslearn.widgets import ChatPane, side_by_side, status_text
 
 
 def has_text(text: str) -> Callable[[ChatPane], bool]:
     return lambda p: any(m.text == text for m in p.messages)
+
+
+def light(status_html: str) -> tuple[str, str]:
+    """The colour of a drawn status light and the text beside it."""
+    color = re.search(r"wslearn-light-(\w+)", status_html)
+    text = re.search(r'<span class="wslearn-live">([^<]*)</span>', status_html)
+    assert color is not None and text is not None, status_html
+    return color[1], html.unescape(text[1])
 
 
 # -- sending and receiving -----------------------------------------------------------
@@ -40,7 +58,7 @@ async def test_pressing_enter_in_one_pane_delivers_to_the_other(
     await bob.wait_for(has_text("hi bob"))
     message = bob.last_message
     assert message is not None
-    assert (message.name, message.time, message.mine) == ("Alice", "12:34:56", False)
+    assert (message.name, message.time, message.mine) == ("Alice", local_time(CLOCK), False)
     await alice.wait_for(has_text("hi bob"))
     assert alice.messages[-1].mine
     assert "<b>Alice</b>: hi bob" in bob.log.value
@@ -152,19 +170,22 @@ async def test_the_status_light_follows_a_server_restart(
     alice, bob = await pane(server, "Alice"), await pane(server, "Bob")
     seen: list[str] = []
     alice.socket.observe(lambda change: seen.append(change["new"]), names="state")
-    assert alice.status.value == "🟢 connected"
+    assert light(alice.status.value) == ("green", "connected")
     port = server.port
     await server.stop()
     await alice.wait_for(lambda p: p.client.state is ClientState.RECONNECTING)
-    assert alice.status.value.startswith("🟡 reconnecting")
+    assert light(alice.status.value)[0] == "yellow"
+    assert light(alice.status.value)[1].startswith("reconnecting")
     assert not alice.input.disabled  # emits are buffered meanwhile
     alice.input.value = "sent while offline"
     alice.press_enter()
-    await alice.wait_for(lambda p: "1 queued" in p.status.value)
+    await alice.wait_for(lambda p: p.status_text.endswith("· 1 queued"))
+    assert light(alice.status.value)[1] == alice.status_text
 
     again = await make_server(port=port)
     add_chat_handlers(again, clock=lambda: CLOCK)
-    await alice.wait_for(lambda p: p.status.value == "🟢 connected" and p.client.buffered == 0)
+    await alice.wait_for(lambda p: p.status_text == "connected" and p.client.buffered == 0)
+    assert light(alice.status.value) == ("green", "connected")
     await bob.wait_for(lambda p: p.users == ("Alice", "Bob"))  # both rejoined the room
     assert seen[:2] == ["reconnecting", "connected"]
     alice.input.value = "back again"
@@ -207,10 +228,11 @@ async def test_a_pane_with_an_outbox_queues_through_a_restart_and_delivers_once_
         alice.input.value = text
         alice.press_enter()
     await alice.wait_for(lambda p: p.queued == 3)
-    assert alice.status.value == "🟡 reconnecting · 3 queued"
+    assert light(alice.status.value)[0] == "yellow"
+    assert re.fullmatch(r"reconnecting( \(attempt \d+\))? · 3 queued", alice.status_text)
 
     await server.start(port=port)
-    await alice.wait_for(lambda p: p.status.value == "🟢 connected" and p.queued == 0)
+    await alice.wait_for(lambda p: p.status_text == "connected" and p.queued == 0)
     await bob.wait_for(has_text("three"))
     await alice.wait_for(has_text("three"))  # the pane re-joined before the queue drained
     for shown in (bob, alice):
@@ -238,7 +260,7 @@ async def test_a_pane_without_reconnection_goes_red_and_disables_input(
     alice = await pane(chat_server, "Alice", reconnection=None)
     await chat_server.stop()
     await alice.wait_for(lambda p: p.client.state is ClientState.DISCONNECTED)
-    assert alice.status.value == "🔴 disconnected"
+    assert light(alice.status.value) == ("red", "disconnected")
     assert alice.input.disabled and alice.send_button.disabled
 
 
@@ -298,10 +320,12 @@ async def test_closing_a_pane_releases_listeners_connection_and_tasks(
 # -- status text and layout ----------------------------------------------------------
 
 
-def test_status_text_names_the_state_and_the_queue() -> None:
-    assert status_text(ClientState.CONNECTED) == "🟢 connected"
-    assert status_text(ClientState.RECONNECTING, 3) == "🟡 reconnecting · 3 queued"
-    assert status_text(ClientState.CLOSED) == "🔴 closed"
+def test_status_text_names_the_state_the_attempt_and_the_queue() -> None:
+    assert status_text(ClientState.CONNECTED) == "connected"
+    assert status_text(ClientState.RECONNECTING, 3) == "reconnecting · 3 queued"
+    assert status_text(ClientState.RECONNECTING, 0, 2) == "reconnecting (attempt 2)"
+    assert status_text(ClientState.CONNECTED, 0, 2) == "connected"  # attempts are over
+    assert status_text(ClientState.CLOSED) == "closed"
 
 
 async def test_side_by_side_is_one_row_named_after_its_panes(
@@ -325,3 +349,188 @@ def recorder_of_typing(pane: ChatPane) -> list[bool]:
 
     pane.client.add_frame_listener(listener)
     return sent
+
+
+# -- rooms: one join per ask -----------------------------------------------------------
+
+
+def sent_events(pane: ChatPane, names: tuple[str, ...]) -> list[str]:
+    """Record every event of ``names`` the pane's client sends, as ``"name arg"``."""
+    sent: list[str] = []
+
+    def listener(direction: str, frame: str | bytes, _at: float) -> None:
+        if direction == "sent" and isinstance(frame, str) and frame.startswith("42"):
+            body = frame[2:].lstrip("0123456789")
+            for name in names:
+                if body.startswith(f'["{name}",'):
+                    sent.append(f"{name} {body.split(',', 1)[1].rstrip(']')}")
+
+    pane.client.add_frame_listener(listener)
+    return sent
+
+
+async def test_typing_a_room_then_clicking_join_sends_one_leave_and_one_join(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    await bob.wait_for(lambda p: p.users == ("Alice", "Bob"))
+    sent = sent_events(alice, ("leave-room", "join-room"))
+    # What the browser does: leaving the room field syncs its value (the blur), and
+    # the click on "Join room" arrives right after it.
+    alice.room_input.value = "kitchen"
+    alice.join_button.click()
+    await alice.settle()
+    await bob.wait_for(lambda p: p.users == ("Bob",))
+    await alice.client.call("broadcast", "flush")  # an error event would be here by now
+    assert sent == ['leave-room "lobby"', 'join-room "kitchen"']
+    assert alice.error_line.value == ""
+    assert alice.users == ("Alice",) and alice.room == "kitchen"
+
+
+async def test_an_error_line_clears_once_a_join_works(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    await alice.client.emit("leave-room", "never-joined")
+    await alice.wait_for(lambda p: "leave-room expects a room you joined" in p.error_line.value)
+    alice.ask_to_join("kitchen")
+    await alice.settle()
+    assert alice.error_line.value == ""
+
+
+# -- what a learner sees -----------------------------------------------------------------
+
+
+@pytest.fixture
+def india_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's local time zone is UTC+05:30 for the test (no summer time)."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_message_times_are_shown_in_the_local_time_zone(india_time: None) -> None:
+    assert local_time("2024-01-01T12:34:56.000Z") == "18:04:56"
+    assert local_time("2024-01-01T12:34:56+01:00") == "17:04:56"
+    assert local_time("not a time") == local_time(None) == local_time("T-minus") == ""
+
+
+async def test_the_status_light_is_drawn_and_says_what_to_do_once_the_kernel_is_gone(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    status = alice.status.value
+    assert not [c for c in status if ord(c) >= 0x2600]  # no emoji or symbol glyphs
+    assert "border-radius:50%" in status and COLORS["green"] in status
+    # ipywidgets puts this class on every view when the kernel restarts:
+    assert ".jupyter-widgets-disconnected .wslearn-stale{display:inline" in status
+    assert f'<span class="wslearn-stale">{STALE_NOTE}</span>' in status
+
+
+async def test_last_heard_counts_the_seconds_since_the_server_last_spoke(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    async with LinkProxy("127.0.0.1", chat_server.port) as link:
+        url = link.url("", scheme="http")
+        alice = await ChatPane.open(url, name="Alice", reconnection=FAST, registry=None)
+        assert alice.heard_ago == 0
+        link.pause()  # half-open: nothing arrives any more
+        await alice.wait_for(lambda p: "last heard from the server 1 s ago" in p.heard.value)
+        assert alice.heard_ago is not None and alice.heard_ago >= 1
+        assert alice.client.connected  # the heartbeat has not timed out yet (5 s + 5 s)
+        link.resume()
+        await alice.close()
+
+
+async def test_the_status_shows_each_reconnection_attempt_and_a_pane_that_gave_up_says_so(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    quick = Backoff(initial=0.05, maximum=0.05, jitter=0, attempts=2)
+    alice = await pane(chat_server, "Alice", reconnection=quick)
+    shown: list[str] = []
+    alice.status.observe(lambda change: shown.append(light(change["new"])[1]), names="value")
+    await chat_server.stop()
+    await alice.wait_for(lambda p: p.client.state is ClientState.DISCONNECTED)
+    assert "reconnecting (attempt 1)" in shown and "reconnecting (attempt 2)" in shown
+    assert "gave up reconnecting" in alice.error_line.value
+    assert light(alice.status.value) == ("red", "disconnected")
+
+
+async def test_panes_opened_from_a_url_give_up_reconnecting_after_a_minute_or_so(
+    chat_server: Server,
+) -> None:
+    registry = Registry()
+    alice = await ChatPane.open(chat_server.url, name="Alice", registry=registry)
+    try:
+        assert alice.client.reconnection is NOTEBOOK_RECONNECTION
+        delays = list(Backoff(**{**vars(NOTEBOOK_RECONNECTION), "jitter": 0}).delays())
+        assert len(delays) == 12 and 40 < sum(delays) < 90
+    finally:
+        await alice.close()
+    assert registry.running() == ()
+
+
+# -- the kernel's registry ---------------------------------------------------------------
+
+
+async def test_a_pane_is_kept_in_the_kernel_registry_until_it_closes(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice = await pane(chat_server, "Alice")
+    assert kernel.registry.get("pane Alice") is alice
+    [entry] = [e for e in kernel.running() if e.name == "pane Alice"]
+    assert (entry.kind, entry.url) == ("chat pane", chat_server.url)
+    await alice.close()
+    assert kernel.registry.get("pane Alice") is None
+
+
+async def test_opening_a_pane_of_the_same_name_again_closes_the_old_one_and_its_client(
+    chat_server: Server,
+) -> None:
+    registry = Registry()
+    first = await ChatPane.open(chat_server.url, name="Alice", registry=registry)
+    again = await ChatPane.open(chat_server.url, name="Alice", registry=registry)
+    try:
+        assert first.closed and first.client.state is ClientState.CLOSED
+        assert again.client.connected and registry.get("pane Alice") is again
+        assert "replaces the earlier pane Alice" in again.note_line.value
+        assert first.note_line.value == ""
+        await again.wait_for(lambda p: p.users == ("Alice",))  # one Alice in the room
+    finally:
+        await registry.stop_all()
+    assert again.closed and again.client.state is ClientState.CLOSED
+
+
+def every_open_widget_state() -> int:
+    """Serialize every open widget, as the front end asks for when a page reloads."""
+    for widget in list(ipywidgets.widgets.widget._instances.values()):
+        widget.get_state()
+    return len(ipywidgets.widgets.widget._instances)
+
+
+async def test_closed_panes_leave_their_row_so_a_page_reload_finds_no_broken_widget(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    row = side_by_side(alice, bob)
+    await alice.close()
+    assert row.children == (bob.widget,)
+    every_open_widget_state()  # raised AttributeError (comm_id) when the row kept alice
+    await bob.close()
+    assert row.comm is None  # the last pane out closed the row
+    every_open_widget_state()
+
+
+async def test_a_saved_notebook_shows_placeholders_that_say_to_run_it(
+    chat_server: Server, pane: PaneFactory
+) -> None:
+    alice, bob = await pane(chat_server, "Alice"), await pane(chat_server, "Bob")
+    pane_html = alice._repr_mimebundle_()["text/html"]
+    assert html.escape("Alice's chat pane (#lobby)") in pane_html
+    assert "Run All Cells" in pane_html
+    row = side_by_side(alice, bob)._repr_mimebundle_()
+    assert row["text/plain"] == "PaneRow(Alice | Bob)"
+    assert "<b>Alice | Bob</b>" in row["text/html"]
+    assert "application/vnd.jupyter.widget-view+json" in row

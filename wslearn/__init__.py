@@ -4,17 +4,22 @@ The names below are the public API; everything else lives in its module.
 
 Pure core, no I/O, time passed in as ``now``: ``handshake`` and ``frames`` (RFC
 6455), ``packets`` (Engine.IO / Socket.IO codec), ``rooms``, ``backoff``, ``heartbeat``,
-``outbox``, ``dedup`` and ``recovery``.
+``outbox``, ``dedup``, ``recovery`` and ``claims`` (the claims checks of a JWT).
 
 asyncio layer, the only modules that touch sockets: ``server`` (:class:`Server`),
 ``client`` (:class:`Client`), ``reliable`` and ``exactly_once`` (every message applied
 once), ``keepalive`` (the app-level heartbeat), ``echo`` (plain WebSockets), ``proxy``
 (a link you can slow, pause or cut), ``polling`` and ``measure`` (HTTP polling vs push),
 ``kernel`` (servers inside a running Jupyter kernel).
+
+Security, opt-in per server: ``auth`` (JSON Web Tokens: issue, verify, the connect
+check).
 """
 
 from __future__ import annotations
 
+from .adapters import Adapter, InMemoryAdapter
+from .auth import JWTConfig, require_token
 from .backoff import Backoff
 from .chat import add_chat_handlers
 from .client import Client, ClientState
@@ -25,6 +30,7 @@ from .exceptions import (
     AckTimeoutError,
     ConnectFailedError,
     ConnectRefusedError,
+    EventRefusedError,
     FrameError,
     HandshakeError,
     KernelLoopError,
@@ -33,6 +39,7 @@ from .exceptions import (
     PacketError,
     ProtocolError,
     QueueFullError,
+    TokenError,
     UsageError,
     WslearnError,
 )
@@ -52,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ALL",
     "AckTimeoutError",
+    "Adapter",
     "AppHeartbeat",
     "AppHeartbeatMonitor",
     "AppliedLog",
@@ -63,10 +71,13 @@ __all__ = [
     "Deduplicator",
     "DisconnectReason",
     "EchoServer",
+    "EventRefusedError",
     "ExactlyOnce",
     "FrameError",
     "HandshakeError",
     "HeartbeatAction",
+    "InMemoryAdapter",
+    "JWTConfig",
     "KernelLoopError",
     "LinkProxy",
     "LinkState",
@@ -89,10 +100,12 @@ __all__ = [
     "Server",
     "SilenceWatch",
     "Socket",
+    "TokenError",
     "UsageError",
     "WebSocketClient",
     "WslearnError",
     "__version__",
     "add_chat_handlers",
     "answer_app_pings",
+    "require_token",
 ]

@@ -19,7 +19,7 @@ from ._session import ClientState, NamespaceState, SendBuffer, Session, socketio
 from .backoff import Backoff
 from .compression import Compression
 from .exceptions import NotConnectedError, UsageError
-from .packets import Frame
+from .packets import JSON_PARSER, Frame, Parser
 
 __all__ = [
     "MANAGER_EVENTS",
@@ -74,6 +74,7 @@ class ClientBase:
         max_buffered: int = 1000,
         close_timeout: float = 2.0,
         max_size: int | None = 16 * 2**20,
+        parser: Parser = JSON_PARSER,
         compression: Compression | None = CLIENT_COMPRESSION,
     ) -> None:
         self.url = url
@@ -89,6 +90,7 @@ class ClientBase:
         self._auth = auth
         self._headers = dict(headers or {})
         self._max_size = max_size
+        self._parser = parser
         self.compression = compression
         self._namespaces = {name: NamespaceState(name, Emitter(_log)) for name in namespaces}
         self._manager = Emitter(_log)

@@ -18,7 +18,8 @@ Close codes the server uses:
 1002    protocol error: malformed packet, first packet not CONNECT, a client ping
         (``2``, "invalid heartbeat direction"), an unexpected Engine.IO packet
 1008    policy: no CONNECT within ``connect_timeout``, no pong within
-        ``ping_timeout``, outgoing queue full (the client reads too slowly)
+        ``ping_timeout``, outgoing queue full (the client reads too slowly), the
+        token of :mod:`wslearn.auth` expired ("token expired")
 1009    a message over ``max_payload`` (set by websockets' ``max_size``)
 1013    over the per-address connection cap (only when several connections race
         past the HTTP check; normally the cap answers HTTP 429)
@@ -42,14 +43,13 @@ from .exceptions import ConnectRefusedError, PacketError
 from .heartbeat import HeartbeatAction, PingSchedule
 from .namespace import DisconnectReason, Handshake, Socket, SocketState
 from .packets import (
-    Decoder,
     EnginePacket,
     EngineType,
     Frame,
     OpenInfo,
     Packet,
     PacketType,
-    encode,
+    decode_engine,
     encode_open,
 )
 
@@ -80,7 +80,8 @@ class Connection:
         self.query = {key: values[0] for key, values in query.items()}
         self.headers = ws.request.headers
         self.address = str(ws.remote_address[0]) if ws.remote_address else ""
-        self._decoder = Decoder()
+        self._parser = server.parser
+        self._decoder = server.parser.decoder()
         self._queue: asyncio.Queue[tuple[Frame, ...]] = asyncio.Queue(server.outgoing_queue_size)
         self._slots = asyncio.Semaphore(server.max_pending_events)
         self._connected = asyncio.Event()
@@ -136,14 +137,23 @@ class Connection:
         self.detach_all()
         await self._close_ws(CloseCode.GOING_AWAY, "server shutting down")
 
-    async def close_after_flush(self) -> None:
-        """Let the queued packets go out (bounded by close_timeout), then close 1000."""
+    async def close_after_flush(
+        self,
+        code: CloseCode = CloseCode.NORMAL_CLOSURE,
+        text: str = "closed by the server",
+        reason: DisconnectReason = DisconnectReason.FORCED_CLOSE,
+    ) -> None:
+        """Let the queued packets go out (bounded by close_timeout), then close.
+
+        The default is 1000, a forced close; :mod:`wslearn.auth` closes with 1008
+        "token expired" so that the client reconnects with a fresh token.
+        """
         try:
             async with asyncio.timeout(self.server.close_timeout):
                 await self._queue.join()
         except TimeoutError:
             pass
-        self.fail(CloseCode.NORMAL_CLOSURE, "closed by the server", DisconnectReason.FORCED_CLOSE)
+        self.fail(code, text, reason)
 
     def fail(self, code: CloseCode, text: str, reason: DisconnectReason) -> None:
         """Start closing the connection: sockets leave at once, the close runs in a task."""
@@ -199,7 +209,7 @@ class Connection:
 
     def send_packet(self, packet: Packet) -> None:
         """Encode and queue one Socket.IO packet."""
-        self.enqueue(tuple(encode(packet)))
+        self.enqueue(tuple(self._parser.encode(packet)))
 
     async def _write_loop(self) -> None:
         while True:
@@ -259,7 +269,10 @@ class Connection:
             if self._closing:
                 continue  # a close is under way: nothing more is dispatched
             try:
-                item = self._decoder.feed(frame)
+                if isinstance(frame, str) and frame[:1] != "4":
+                    item: EnginePacket | Packet | None = decode_engine(frame)
+                else:
+                    item = self._decoder.feed(frame)
             except PacketError as exc:
                 logger.info("connection %s: malformed packet, closing: %s", self.sid, exc)
                 self.fail(CloseCode.PROTOCOL_ERROR, exc.reason, DisconnectReason.PARSE_ERROR)
@@ -372,9 +385,13 @@ class Connection:
             logger.error("middleware of %s raised", socket.namespace, exc_info=exc)
             body = {"message": "server error"}
         try:
-            frames = tuple(encode(Packet(PacketType.CONNECT_ERROR, socket.namespace, body)))
+            frames = tuple(
+                self._parser.encode(Packet(PacketType.CONNECT_ERROR, socket.namespace, body))
+            )
         except (TypeError, ValueError):
             logger.error("refusal data for %s is not JSON; sent without it", socket.namespace)
             body = {"message": str(body["message"])}
-            frames = tuple(encode(Packet(PacketType.CONNECT_ERROR, socket.namespace, body)))
+            frames = tuple(
+                self._parser.encode(Packet(PacketType.CONNECT_ERROR, socket.namespace, body))
+            )
         self.enqueue(frames)

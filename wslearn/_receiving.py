@@ -20,7 +20,7 @@ from ._emitter import call_listener
 from ._session import NamespaceState, Session, ack_data
 from .exceptions import ConnectRefusedError, PacketError
 from .heartbeat import SilenceWatch
-from .packets import EnginePacket, EngineType, Packet, PacketType, encode
+from .packets import EnginePacket, EngineType, Packet, PacketType, decode_engine
 
 __all__ = ["Receiver"]
 
@@ -49,7 +49,11 @@ class Receiver(ClientBase):
                 watch.heard(loop.time())
                 self._frame("received", frame)
                 try:
-                    item = session.decoder.feed(frame)
+                    item = (
+                        decode_engine(frame)
+                        if isinstance(frame, str) and frame[:1] != "4"
+                        else session.decoder.feed(frame)
+                    )
                     outcome = None if item is None else await self._handle(session, item)
                 except PacketError as exc:
                     _log.warning("closing the connection: the server sent a bad packet (%s)", exc)
@@ -164,7 +168,7 @@ class Receiver(ClientBase):
             value = await value
         if session is not self._session or not session.live:
             return  # acks belong to the session that asked; the server forgot it
-        frames = encode(Packet(PacketType.ACK, namespace, ack_data(value), ack_id))
+        frames = self._parser.encode(Packet(PacketType.ACK, namespace, ack_data(value), ack_id))
         try:
             async with session.lock:
                 await self._write(session, frames)

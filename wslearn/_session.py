@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection
 
 from ._emitter import Emitter
 from .exceptions import QueueFullError
-from .packets import Decoder, Frame, OpenInfo, Packet
+from .packets import Frame, OpenInfo, Packet, Parser
 
 __all__ = [
     "Buffered",
@@ -202,10 +202,12 @@ class Session:
             forgotten with the session, since acks never cross connections.
     """
 
-    def __init__(self, ws: ClientConnection, info: OpenInfo, namespaces: list[str]) -> None:
+    def __init__(
+        self, ws: ClientConnection, info: OpenInfo, namespaces: list[str], parser: Parser
+    ) -> None:
         self.ws = ws
         self.info = info
-        self.decoder = Decoder()
+        self.decoder = parser.decoder()
         self.lock = asyncio.Lock()
         self.waiting = set(namespaces)
         self.refusals: list[Any] = []

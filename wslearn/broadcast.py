@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import UsageError
-from .packets import Packet, PacketType, encode
+from .packets import Packet, PacketType
 from .rooms import ALL, Everyone
 
 if TYPE_CHECKING:
@@ -80,7 +80,9 @@ class BroadcastOperator:
         if store is not None:  # connection state recovery: log it, append its offset
             # Unsendable data must fail before it enters the log: replaying it would
             # break the CONNECT of every socket that recovers past it.
-            encode(Packet(PacketType.EVENT, self.namespace.name, data))
+            self.namespace.server.parser.encode(
+                Packet(PacketType.EVENT, self.namespace.name, data)
+            )
             data = store.log(
                 self.namespace.name,
                 self.rooms,
@@ -89,8 +91,8 @@ class BroadcastOperator:
                 except_rooms=self.except_rooms,
                 except_sids=self.except_sids,
             )
-        frames = tuple(encode(Packet(PacketType.EVENT, self.namespace.name, data)))
-        for sid in self.targets():
-            socket = self.namespace.sockets.get(sid)
-            if socket is not None:
-                socket._conn.enqueue(frames)
+        server = self.namespace.server
+        frames = tuple(server.parser.encode(Packet(PacketType.EVENT, self.namespace.name, data)))
+        server.adapter.broadcast(
+            self.namespace.name, frames, self.rooms, self.except_rooms, self.except_sids
+        )

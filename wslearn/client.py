@@ -50,7 +50,7 @@ from .exceptions import (
     PacketError,
     UsageError,
 )
-from .packets import Frame, Packet, PacketType, decode_open, encode
+from .packets import Frame, Packet, PacketType, decode_open
 
 __all__ = ["Auth", "Client", "ClientState", "FrameListener", "StateListener"]
 
@@ -73,6 +73,8 @@ class Client(Receiver):
         max_buffered: how many emits are kept while reconnecting.
         close_timeout: seconds to wait for the server to acknowledge a close.
         max_size: the largest message accepted from the server, in bytes.
+        parser: how Socket.IO packets are encoded; the server must use the same one
+            (:data:`~wslearn.packets.JSON_PARSER`, the reference parser, by default).
         compression: the permessage-deflate offer (see :mod:`wslearn.compression`);
             by default a threshold of 1024 bytes, zlib state made on first use.
             None offers no compression. The server decides whether it is used
@@ -191,7 +193,7 @@ class Client(Receiver):
         return Packet(PacketType.EVENT, namespace, [event, *args], ack)
 
     def _encode_checked(self, packet: Packet) -> list[Frame]:
-        frames = encode(packet)  # bad data fails here, before anything is queued
+        frames = self._parser.encode(packet)  # bad data fails here, before anything is queued
         if self._max_payload is not None:
             size = sum(len(f.encode()) if isinstance(f, str) else len(f) for f in frames)
             if size > self._max_payload:
@@ -291,7 +293,9 @@ class Client(Receiver):
                     try:
                         first = await ws.recv()
                         self._frame("received", first)
-                        session = Session(ws, decode_open(first), [ns.name for ns in active])
+                        session = Session(
+                            ws, decode_open(first), [ns.name for ns in active], self._parser
+                        )
                     finally:
                         if session is None:
                             ws.transport.abort()
@@ -302,7 +306,7 @@ class Client(Receiver):
                             # Connection state recovery: ask for the missed events.
                             data = {**(auth or {}), "pid": ns.pid, "offset": ns.offset}
                         await self._write(
-                            session, encode(Packet(PacketType.CONNECT, ns.name, data))
+                            session, self._parser.encode(Packet(PacketType.CONNECT, ns.name, data))
                         )
                     await asyncio.wait(
                         (session.settled, session.reader), return_when=asyncio.FIRST_COMPLETED
@@ -455,7 +459,9 @@ class Client(Receiver):
             session.live = False
             try:
                 for ns in lost:
-                    await self._write(session, encode(Packet(PacketType.DISCONNECT, ns.name)))
+                    await self._write(
+                        session, self._parser.encode(Packet(PacketType.DISCONNECT, ns.name))
+                    )
             except ConnectionClosed:
                 pass
             await session.close(polite=True)

@@ -10,6 +10,8 @@
     ├── UsageError               wslearn was called the wrong way (local fault)
     │   └── KernelLoopError      blocking asyncio call inside a running event loop
     ├── ConnectRefusedError      the server answered CONNECT with CONNECT_ERROR
+    ├── EventRefusedError        event middleware refused an incoming event
+    ├── TokenError               a JSON Web Token was refused (missing, forged, expired...)
     ├── NotConnectedError        an emit needs a connection and there is none
     ├── AckTimeoutError          no acknowledgement arrived in time (also a TimeoutError)
     ├── QueueFullError           the offline queue is full and refuses new messages
@@ -29,6 +31,7 @@ __all__ = [
     "AckTimeoutError",
     "ConnectFailedError",
     "ConnectRefusedError",
+    "EventRefusedError",
     "FrameError",
     "HandshakeError",
     "KernelLoopError",
@@ -37,6 +40,7 @@ __all__ = [
     "PacketError",
     "ProtocolError",
     "QueueFullError",
+    "TokenError",
     "UsageError",
     "WslearnError",
 ]
@@ -105,6 +109,48 @@ class ConnectRefusedError(WslearnError):
 
     def __str__(self) -> str:
         return f"connection to namespace {self.namespace!r} refused: {self.message}"
+
+
+class EventRefusedError(WslearnError):
+    """Raised by event middleware to refuse an incoming event; the handler never runs.
+
+    The client is told, never left in silence: with an ack id it gets the ack
+    ``[{"error": {"message": message, **details}}]``, else an ``error`` event
+    ``{"message": message, "event": name, **details}``.
+
+    Attributes:
+        message: what was wrong, for the client's user.
+        details: extra JSON fields for the client, e.g. ``field="roomId"`` or
+            ``retryAfter=1.5``.
+    """
+
+    def __init__(self, message: str, **details: Any) -> None:
+        self.message = message
+        self.details = details
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return f"event refused: {self.message}"
+
+
+class TokenError(WslearnError):
+    """A JSON Web Token was refused by :mod:`wslearn.auth`.
+
+    The message never contains the token, so it is safe to log and to show.
+
+    Attributes:
+        reason: the reason class, one of :class:`wslearn.claims.TokenProblem`
+            (``"missing"``, ``"expired"``, ``"bad signature"``, ...).
+        message: what was wrong, in a sentence.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        self.message = message
+        super().__init__(reason, message)
+
+    def __str__(self) -> str:
+        return f"token refused ({self.reason}): {self.message}"
 
 
 class NotConnectedError(WslearnError):

@@ -15,6 +15,18 @@ bounded number of them (pure: no I/O, time passed in); :class:`FrameInspector` f
 it from the client's frame listener and renders the table. Each direction has its own
 :class:`~wslearn.packets.Decoder`, since a binary packet's attachments follow its
 header in the same direction only.
+
+A :class:`FrameLog` is itself a frame listener, so a cell can record a client's frames
+without any widget, then show them as a static table with :func:`frame_table` (random
+ids swapped for labels) or as a sequence diagram (:mod:`wslearn.diagrams`)::
+
+    log = FrameLog(start=time.time())
+    client.add_frame_listener(log.feed)
+    ...
+    frame_table(log.rows(), labels={client.sid: "SID"})
+
+The inspector is kept in the kernel's registry (:mod:`wslearn.kernel`) as
+``"inspector"`` (or its ``name``): a new inspector of that name closes the old one.
 """
 
 from __future__ import annotations
@@ -24,18 +36,30 @@ import html
 import json
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w  # type: ignore[import-untyped]
 
+from . import kernel
+from ._registry import Registry
 from .exceptions import PacketError
 from .packets import Decoder, EnginePacket, Frame, Packet, PacketType
+from .reactive import Component
 
 if TYPE_CHECKING:
     from .client import Client
 
-__all__ = ["ARROWS", "FrameInspector", "FrameLog", "FrameRow"]
+__all__ = [
+    "ARROWS",
+    "FrameInspector",
+    "FrameLog",
+    "FrameRow",
+    "FrameTable",
+    "frame_table",
+    "relabel",
+]
 
 ARROWS = {"sent": "↑", "received": "↓"}
 """Direction arrows, as DevTools draws them: up is sent, down is received."""
@@ -92,6 +116,19 @@ class FrameRow:
         if self.error:
             parts.append(f"ERROR: {self.error}")
         return " ".join(parts)
+
+
+def relabel(row: FrameRow, labels: Mapping[str, str]) -> FrameRow:
+    """The row with every random id in its payload replaced by a label.
+
+    Socket ids and session ids change at every run; ``{sid: "ALICE_SID"}`` makes a row
+    read the same every time.
+    """
+    payload = row.payload
+    for secret, label in labels.items():
+        if secret:
+            payload = payload.replace(secret, label)
+    return replace(row, payload=payload)
 
 
 def _size(frame: Frame) -> int:
@@ -234,16 +271,29 @@ def matches(row: FrameRow, event: str = "", hide_heartbeats: bool = False) -> bo
     return not event or event.lower() in row.event.lower()
 
 
-class FrameInspector:
+class FrameInspector(Component):
     """Every frame a client sends and receives, decoded, in a filterable table.
 
     Args:
         client: the client to watch (from now on).
         max_frames: how many frames to keep in memory.
         shown: how many of the newest matching frames the table draws.
+        name: its name in the registry.
+        registry: where it is kept; an inspector of the same name there is closed.
+            None keeps it nowhere.
     """
 
-    def __init__(self, client: Client, max_frames: int = 500, shown: int = 100) -> None:
+    kind = "frame inspector"
+
+    def __init__(
+        self,
+        client: Client,
+        max_frames: int = 500,
+        shown: int = 100,
+        *,
+        name: str = "inspector",
+        registry: Registry | None = kernel.registry,
+    ) -> None:
         self.client = client
         self.log = FrameLog(max_frames, start=time.time())
         self.shown = shown
@@ -265,15 +315,19 @@ class FrameInspector:
         self.filter.observe(self._refilter, names="value")
         self.hide_heartbeats.observe(self._refilter, names="value")
         client.add_frame_listener(self._on_frame)
+        self._register(registry, name)
         self.render()
+
+    @property
+    def url(self) -> str:
+        """The server of the client it watches."""
+        return str(self.client.url)
 
     def __repr__(self) -> str:
         return "<FrameInspector>"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = repr(self)
-        return bundle
+    def _placeholder_text(self) -> str:
+        return "Frame inspector (every frame of one client, decoded)"
 
     def rows(self, event: str | None = None, hide_heartbeats: bool = False) -> list[FrameRow]:
         """The rows kept, oldest first; ``event`` keeps those whose event contains it.
@@ -298,8 +352,7 @@ class FrameInspector:
         if self._render_handle is not None:
             self._render_handle.cancel()
             self._render_handle = None
-        for widget in (self.filter, self.hide_heartbeats, self.count, self.table, self.widget):
-            widget.close()
+        self._close_widgets()
 
     def _on_frame(self, direction: str, frame: Frame, at: float) -> None:
         if self.log.feed(direction, frame, at):
@@ -329,21 +382,65 @@ class FrameInspector:
             f"<small>{len(rows)} shown of {len(self.log.rows())} kept "
             f"({self.log.total} seen, at most {self.log.max_frames} kept)</small>"
         )
-        cells = "".join(_html_row(row) for row in rows[-self.shown :])
+        # The newest rows at the bottom, the view kept scrolled there, the header
+        # fixed at the top of the scrolling box.
         self.table.value = (
-            '<div style="max-height:260px;overflow-y:auto;display:flex;'
-            'flex-direction:column-reverse;font-family:monospace;font-size:12px">'
-            '<table style="border-collapse:collapse;width:100%">'
-            "<tr><th></th><th>time s</th><th>bytes</th><th>engine.io</th>"
-            "<th>socket.io</th><th>nsp</th><th>event</th><th>ack</th><th>bin</th>"
-            f"<th>payload</th></tr>{cells}</table></div>"
+            '<div style="max-height:280px;overflow-y:auto;border:1px solid #ddd">'
+            + _table_html(rows[-self.shown :], sticky=True)
+            + "</div>"
         )
+
+
+class FrameTable:
+    """Rows as a static table: HTML in a notebook, aligned text elsewhere.
+
+    Made by :func:`frame_table`.
+    """
+
+    def __init__(self, rows: Iterable[FrameRow]) -> None:
+        self.rows = tuple(rows)
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{row.index:>3} {row}" for row in self.rows)
+
+    def _repr_html_(self) -> str:
+        return _table_html(self.rows, sticky=False)
+
+
+def frame_table(rows: Iterable[FrameRow], labels: Mapping[str, str] | None = None) -> FrameTable:
+    """Show frames as a table that fits the page (long payloads wrap).
+
+    Args:
+        rows: from :meth:`FrameLog.rows` or :meth:`FrameInspector.rows`.
+        labels: random ids to replace in the payloads, e.g. ``{client.sid: "SID"}``.
+    """
+    return FrameTable(relabel(row, labels or {}) for row in rows)
+
+
+_HEAD = ("", "#", "time s", "bytes", "engine.io", "socket.io", "nsp", "event", "ack", "bin")
+_CELL = "padding:2px 8px;border-bottom:1px solid #eee;vertical-align:top"
+
+
+def _table_html(rows: Iterable[FrameRow], *, sticky: bool) -> str:
+    stick = "position:sticky;top:0;z-index:1;" if sticky else ""
+    head = "".join(
+        f'<th style="{stick}{_CELL};background:#f4f4f4;text-align:left;white-space:nowrap">'
+        f"{name}</th>"
+        for name in (*_HEAD, "payload")
+    )
+    body = "".join(_html_row(row) for row in rows)
+    return (
+        '<table class="wslearn-frames" style="border-collapse:collapse;width:100%;'
+        f'font-family:monospace;font-size:12px"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>"
+    )
 
 
 def _html_row(row: FrameRow) -> str:
     color = "#2a7" if row.direction == ARROWS["sent"] else "#27c"
     values = [
-        row.at,
+        row.index,
+        f"{row.at:.3f}",
         row.size,
         row.engine,
         row.socketio,
@@ -351,7 +448,13 @@ def _html_row(row: FrameRow) -> str:
         row.event,
         "" if row.ack is None else row.ack,
         row.attachments or "",
-        row.payload + (f" ⚠ {row.error}" if row.error else ""),
     ]
-    cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in values)
-    return f'<tr><td style="color:{color}">{row.direction}</td>{cells}</tr>'
+    cells = "".join(
+        f'<td style="{_CELL};white-space:nowrap">{html.escape(str(v))}</td>' for v in values
+    )
+    payload = html.escape(row.payload + (f" ⚠ {row.error}" if row.error else ""))
+    return (
+        f'<tr><td style="{_CELL};color:{color};font-weight:bold">{row.direction}</td>{cells}'
+        f'<td style="{_CELL};width:100%;overflow-wrap:anywhere;word-break:break-all">'
+        f"{payload}</td></tr>"
+    )

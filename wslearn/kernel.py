@@ -1,19 +1,56 @@
-"""Running servers inside a Jupyter kernel, which already runs an asyncio loop.
+"""Everything a notebook starts, in one registry per kernel; and the kernel's loop.
 
-A kernel runs its own event loop, so a notebook cell can ``await`` directly, and a
+A Jupyter kernel runs its own event loop, so a cell can ``await`` directly, and a
 server started in one cell keeps serving while you run the next. Two things follow:
+re-running a cell must not pile up servers, clients and panes, and something must
+stop them all when you are done. This module's registry does both.
 
-- ``asyncio.run(...)`` fails in a kernel: it starts a *new* loop, and one thread
-  cannot run two. :func:`run` says so clearly and tells you to write ``await``
-  instead; it still works in a plain script.
-- Re-running a cell that starts a server would pile up servers. :func:`start` keeps
-  one server per name: starting a new one under a name that is taken starts the new
-  server first, then stops the old one and says so in its result. If the new one
-  fails to start, the old one keeps running. :func:`servers` lists what runs and
-  :func:`stop_all` stops everything (the last cell of every notebook calls it).
+How to use the kernel registry in a notebook
+--------------------------------------------
 
-Anything with ``async start()``, ``async stop()`` and a ``url`` can be registered:
-the echo server of :mod:`wslearn.echo` and the Socket.IO server alike.
+Give everything a cell starts a name, through the registry::
+
+    from wslearn import kernel
+
+    server = Server()
+    await kernel.start(server, name="chat")         # starts it; re-running the cell
+                                                    # starts a new one, then stops the old
+    alice = Client(server.url, auth={"name": "alice"})
+    await kernel.connect(alice, name="alice")       # connects; an old 'alice' is disconnected
+    link = LinkProxy("127.0.0.1", server.port)
+    await kernel.start(link, name="link")           # proxies are services too
+    kernel.keep(anything, name="probe")             # already running: just remember it
+
+Each call returns a one-line note (its repr) that says what runs and what it
+replaced. The notebook widgets keep themselves: ``ChatPane`` as ``"pane <name>"``,
+``FrameInspector`` as ``"inspector"``, ``LinkControls`` as ``"link controls"``,
+``use_socket`` as ``"use_socket"`` (pass ``name=`` for a second one); a pane whose
+entry is replaced closes, and so stops the client it owns. Closing a widget yourself
+takes it out of the registry.
+
+``kernel.running()`` lists what runs. End every notebook with a cell like this,
+*not* with ``await kernel.stop_all()``: "Run All" must leave the demos live, and
+the learner stops them when done::
+
+    ## When you are done: stop everything
+    kernel.panel()        # what runs, and a "Stop everything" button
+
+``await kernel.stop_all()`` stops everything from code (newest first; solutions
+notebooks and tests end with it). When the kernel shuts down or restarts, an
+``atexit`` hook stops whatever is still registered, so nothing outlives the kernel.
+
+Anything with ``stop()``, ``disconnect()``, ``close()`` or ``cancel()`` (sync or
+async, tried in that order) can be kept, or pass ``stop=`` to say how: servers,
+proxies, wslearn and python-socketio clients, websockets servers and connections,
+widgets, tasks.
+
+The kernel's loop
+-----------------
+
+``asyncio.run(...)`` fails in a kernel: it starts a *new* loop, and one thread cannot
+run two. :func:`run` says so and tells you to write ``await`` instead; it still works
+in a plain script. :func:`wait_until` waits, bounded, for something to happen in the
+background.
 """
 
 from __future__ import annotations
@@ -23,20 +60,26 @@ import importlib
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from .exceptions import KernelLoopError, UsageError
+from ._registry import STOP_TIMEOUT, Entry, Listing, Registry, Serving, Started
+from .exceptions import KernelLoopError
 
 __all__ = [
-    "ServerInfo",
-    "ServerRegistry",
+    "STOP_TIMEOUT",
+    "Entry",
+    "Listing",
+    "Registry",
     "Serving",
     "Started",
     "allow_nested_run",
+    "connect",
     "explain_event_loop",
+    "keep",
+    "panel",
     "registry",
     "run",
+    "running",
     "servers",
     "start",
     "stop",
@@ -46,173 +89,60 @@ __all__ = [
 
 T = TypeVar("T")
 
-
-class Serving(Protocol):
-    """What the registry needs from a server."""
-
-    @property
-    def url(self) -> str:
-        """The address clients connect to; valid once started."""
-        ...
-
-    async def start(self) -> object:
-        """Bind and start serving."""
-        ...
-
-    async def stop(self) -> None:
-        """Close connections and stop listening."""
-        ...
+registry = Registry(stop_at_exit=True)
+"""The kernel's registry, used by :func:`start`, :func:`keep`, :func:`running`..."""
 
 
-@dataclass(frozen=True)
-class ServerInfo:
-    """One registered server.
-
-    Attributes:
-        name: the name it was started under.
-        url: where clients connect.
-        kind: the server's ``kind`` attribute, or its class name.
-        started: when it started (``time.time()``); left out of the repr so that
-            notebook outputs stay the same from run to run.
-    """
-
-    name: str
-    url: str
-    kind: str
-    started: float = field(repr=False, compare=False)
+async def start(service: Serving, name: str | None = None) -> Started:
+    """Start ``service`` in this kernel under ``name`` (see :meth:`Registry.start`)."""
+    return await registry.start(service, name)
 
 
-@dataclass(frozen=True, repr=False)
-class Started:
-    """What :func:`start` did: the server now running, and the one it replaced."""
-
-    info: ServerInfo
-    replaced: ServerInfo | None = None
-    already_running: bool = False
-
-    @property
-    def note(self) -> str:
-        """One line for the learner, shown as the repr."""
-        line = f"{self.info.name!r} ({self.info.kind}) is serving at {self.info.url}"
-        if self.already_running:
-            return line + " (it was already running: nothing changed)"
-        if self.replaced is not None:
-            return line + f"; the previous {self.replaced.name!r} was stopped"
-        return line
-
-    def __repr__(self) -> str:
-        return self.note
+async def connect(client: Any, name: str | None = None) -> Started:
+    """Connect ``client`` and keep it under ``name`` (see :meth:`Registry.connect`)."""
+    return await registry.connect(client, name)
 
 
-class ServerRegistry:
-    """The servers running in this kernel, one per name.
-
-    Use the module-level functions, which share one registry per kernel; create
-    your own registry in tests.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[Serving, ServerInfo]] = {}
-
-    async def start(self, server: Serving, name: str | None = None) -> Started:
-        """Start ``server`` and record it under ``name``.
-
-        If another server holds ``name``, the new one is started first and the old
-        one is stopped afterwards, so re-running a cell never leaves two behind,
-        and a new server that fails to start leaves the old one serving.
-
-        Args:
-            server: anything with ``async start()``, ``async stop()`` and ``url``.
-            name: defaults to the server's class name.
-
-        Returns:
-            What happened, as one line (see :attr:`Started.note`).
-
-        Raises:
-            UsageError: if ``server`` is already registered under another name.
-        """
-        name = name or type(server).__name__
-        for other, (running, info) in self._entries.items():
-            if running is server:
-                if other != name:
-                    raise UsageError(
-                        f"this server is already running as {other!r}; "
-                        f"stop it first with `await kernel.stop({other!r})`"
-                    )
-                return Started(info, already_running=True)
-        await server.start()
-        kind = getattr(server, "kind", type(server).__name__)
-        info = ServerInfo(name, server.url, str(kind), time.time())
-        previous = self._entries.pop(name, None)
-        self._entries[name] = (server, info)
-        if previous is None:
-            return Started(info)
-        await previous[0].stop()
-        return Started(info, replaced=previous[1])
-
-    def servers(self) -> list[ServerInfo]:
-        """The running servers, oldest first."""
-        return [info for _, info in self._entries.values()]
-
-    async def stop(self, name: str) -> ServerInfo:
-        """Stop the server called ``name`` and forget it.
-
-        Raises:
-            UsageError: if no server has that name.
-        """
-        if name not in self._entries:
-            running = ", ".join(map(repr, self._entries)) or "none"
-            raise UsageError(f"no server named {name!r} is running (running: {running})")
-        server, info = self._entries.pop(name)
-        await server.stop()
-        return info
-
-    async def stop_all(self) -> list[ServerInfo]:
-        """Stop every server, newest first, and return what was stopped.
-
-        Every server is tried even if one fails to stop.
-
-        Raises:
-            ExceptionGroup: holding the errors of the servers that failed to stop
-                (they are forgotten all the same).
-        """
-        stopped: list[ServerInfo] = []
-        errors: list[Exception] = []
-        for name in reversed(list(self._entries)):
-            server, info = self._entries.pop(name)
-            try:
-                await server.stop()
-            except Exception as exc:
-                errors.append(exc)
-            else:
-                stopped.append(info)
-        if errors:
-            raise ExceptionGroup("some servers failed to stop", errors)
-        return stopped
+def keep(
+    thing: Any,
+    name: str | None = None,
+    *,
+    stop: Callable[[], object] | None = None,
+    kind: str | None = None,
+) -> Started:
+    """Keep something already running under ``name`` (see :meth:`Registry.keep`)."""
+    return registry.keep(thing, name, stop=stop, kind=kind)
 
 
-registry = ServerRegistry()
-"""The kernel's registry, used by :func:`start`, :func:`servers`, :func:`stop`..."""
+def running() -> Listing:
+    """What runs in this kernel, oldest first."""
+    return registry.running()
 
 
-async def start(server: Serving, name: str | None = None) -> Started:
-    """Start ``server`` in this kernel under ``name`` (see :meth:`ServerRegistry.start`)."""
-    return await registry.start(server, name)
+def servers() -> list[Entry]:
+    """What runs in this kernel, oldest first, as a list (an older name of running)."""
+    return list(registry.running())
 
 
-def servers() -> list[ServerInfo]:
-    """The servers running in this kernel, oldest first."""
-    return registry.servers()
-
-
-async def stop(name: str) -> ServerInfo:
-    """Stop one server by name (see :meth:`ServerRegistry.stop`)."""
+async def stop(name: str) -> Entry:
+    """Stop one thing by name (see :meth:`Registry.stop`)."""
     return await registry.stop(name)
 
 
-async def stop_all() -> list[ServerInfo]:
-    """Stop every server in this kernel (see :meth:`ServerRegistry.stop_all`)."""
+async def stop_all() -> list[Entry]:
+    """Stop everything in this kernel (see :meth:`Registry.stop_all`)."""
     return await registry.stop_all()
+
+
+def panel() -> Any:
+    """The "stop everything" cell: what runs, live, and a button that stops it all.
+
+    Returns:
+        A :class:`wslearn.controls.KernelPanel` for the kernel's registry.
+    """
+    from .controls import KernelPanel  # widgets are imported only when asked for
+
+    return KernelPanel(registry)
 
 
 # --- asyncio.run and the kernel's loop -----------------------------------------------

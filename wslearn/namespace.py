@@ -30,8 +30,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
-from .exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
-from .packets import Packet, PacketType, encode
+from .exceptions import (
+    AckTimeoutError,
+    ConnectRefusedError,
+    EventRefusedError,
+    NotConnectedError,
+    UsageError,
+)
+from .packets import Packet, PacketType
 from .recovery import LoggedEvent, SavedSession
 from .rooms import ALL
 
@@ -43,6 +49,7 @@ __all__ = [
     "CATCH_ALL",
     "MAX_EVENT_NAME_LENGTH",
     "DisconnectReason",
+    "EventMiddleware",
     "Handshake",
     "Middleware",
     "Namespace",
@@ -55,6 +62,10 @@ Handler: TypeAlias = Callable[..., Any]
 """An event handler, sync or async: ``(socket, *args)``; its result is the ack."""
 Middleware: TypeAlias = Callable[["Socket", dict[str, Any]], Any]
 """``(socket, auth) -> None``, sync or async; raise ConnectRefusedError to refuse."""
+EventMiddleware: TypeAlias = Callable[["Socket", str, list[Any]], Any]
+"""``(socket, event, args) -> None | list``, sync or async, run before every event's
+handler: return None to pass, a list to replace the arguments, raise
+:class:`~wslearn.exceptions.EventRefusedError` to refuse (see :meth:`Namespace.use_event`)."""
 H = TypeVar("H", bound=Callable[..., Any])
 
 CATCH_ALL = "*"
@@ -77,6 +88,7 @@ class DisconnectReason(enum.StrEnum):
     PARSE_ERROR = "parse error"  # a malformed packet
     SLOW_CLIENT = "slow client"  # the outgoing queue overflowed
     SERVER_SHUTDOWN = "server shutting down"  # server.stop()
+    TOKEN_EXPIRED = "token expired"  # wslearn.auth closed it; the client reconnects
 
 
 RECOVERABLE = frozenset(
@@ -126,6 +138,47 @@ def ack_arguments(result: Any) -> list[Any]:
     if isinstance(result, tuple):
         return list(result)
     return [result]
+
+
+async def run_event_middleware(
+    chain: Iterable[EventMiddleware], socket: Socket, event: str, args: list[Any]
+) -> list[Any]:
+    """Run event middleware in order; return the arguments the handler gets.
+
+    Raises:
+        EventRefusedError: a middleware refused the event (the rest do not run).
+        UsageError: a middleware returned something that is neither None nor a list.
+    """
+    current = list(args)
+    for middleware in chain:
+        result = await call_handler(middleware, socket, event, current)
+        if result is None:
+            continue
+        if not isinstance(result, list):
+            raise UsageError(
+                f"event middleware {middleware!r} returned {type(result).__name__}; "
+                "return None to pass or a list of arguments to replace them"
+            )
+        current = result
+    return current
+
+
+async def refuse_event(
+    socket: Socket, event: str, ack: int | None, refusal: EventRefusedError
+) -> None:
+    """Tell the client its event was refused: as the ack's error, or an ``error`` event."""
+    details = refusal.details
+    for attempt in (details, {}):
+        try:
+            if ack is not None:
+                error = {"message": refusal.message, **attempt}
+                socket._send(Packet(PacketType.ACK, socket.namespace, [{"error": error}], ack))
+            else:
+                await socket.emit("error", {"message": refusal.message, "event": event, **attempt})
+            return
+        except (TypeError, ValueError):
+            # Details that cannot be sent must not leave the client in silence.
+            logger.error("the refusal details of %r are not JSON; sent without them", event)
 
 
 async def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
@@ -217,7 +270,7 @@ class Socket:
         if store is not None and self.state is not SocketState.DISCONNECTED:
             # Fail before logging: a logged event that cannot be encoded would break
             # this socket's recovery (see BroadcastOperator.emit).
-            encode(Packet(PacketType.EVENT, self.namespace, data))
+            self._nsp.server.parser.encode(Packet(PacketType.EVENT, self.namespace, data))
             now = asyncio.get_running_loop().time()
             data = store.log(self.namespace, frozenset({self.id}), data, now)
         self._send(Packet(PacketType.EVENT, self.namespace, data))
@@ -279,7 +332,7 @@ class Socket:
 
     def _send(self, packet: Packet) -> None:
         if self.state is not SocketState.DISCONNECTED:
-            self._conn.enqueue(tuple(encode(packet)))
+            self._conn.enqueue(tuple(self._nsp.server.parser.encode(packet)))
 
     def _resolve_ack(self, ack_id: int, args: list[Any]) -> None:
         future = self._acks.pop(ack_id, None)
@@ -315,6 +368,7 @@ class Namespace:
         self._handlers: dict[str, Handler] = {}
         self._signatures: dict[str, inspect.Signature | None] = {}
         self._middleware: list[Middleware] = []
+        self._event_middleware: list[EventMiddleware] = []
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name} sockets={len(self.sockets)}>"
@@ -357,6 +411,30 @@ class Namespace:
         """Add middleware run at every CONNECT, in order (usable as a decorator)."""
         self._middleware.append(middleware)
         return middleware
+
+    def use_event(self, middleware: EventMiddleware) -> EventMiddleware:
+        """Add middleware run before the handler of every incoming event, in order.
+
+        It is called as ``middleware(socket, event, args)`` (sync or async) for every
+        event with a valid name, the ones left to the ``"*"`` handler or to no
+        handler at all included, and may:
+
+        - return None: pass, the next middleware (then the handler) runs;
+        - return a list: the arguments the next middleware and the handler get;
+        - raise :class:`~wslearn.exceptions.EventRefusedError`: the handler never
+          runs and the client is told. With an ack id it gets the ack
+          ``[{"error": {"message": ..., **details}}]``, else an ``error`` event
+          ``{"message": ..., "event": name, **details}``.
+
+        Any other exception is logged and answered with an ``error`` event, as a
+        failing handler is. Usable as a decorator.
+        """
+        self._event_middleware.append(middleware)
+        return middleware
+
+    def handler_for(self, event: str) -> Handler | None:
+        """The handler registered for ``event`` itself (not ``"*"``), or None."""
+        return self._handlers.get(event)
 
     def to(self, room: str) -> BroadcastOperator:
         """Start a broadcast to the members of ``room``."""
@@ -463,12 +541,27 @@ class Namespace:
             shown = {} if len(name) > MAX_EVENT_NAME_LENGTH else {"event": name}
             await socket.emit_error(problem, **shown)
             return
+        payload = packet.args
+        if self._event_middleware:
+            try:
+                payload = await run_event_middleware(self._event_middleware, socket, name, payload)
+            except EventRefusedError as refusal:
+                await refuse_event(socket, name, packet.id, refusal)
+                return
+            except Exception as exc:
+                logger.exception("event middleware of namespace %s raised on %r", self.name, name)
+                await socket.emit_error(
+                    f"the server could not check {name!r} ({type(exc).__name__})", event=name
+                )
+                return
+            if not socket.connected:
+                return  # a middleware disconnected it: nobody left to answer
         key = name if name in self._handlers else CATCH_ALL
         handler = self._handlers.get(key)
         if handler is None:
             await socket.emit_error(f"unknown event {name!r}", event=name)
             return
-        args = (socket, *packet.args) if key == name else (socket, name, *packet.args)
+        args = (socket, *payload) if key == name else (socket, name, *payload)
         signature = self._signatures.get(key)
         if signature is not None:
             try:

@@ -27,21 +27,27 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from .exceptions import PacketError
 
 __all__ = [
     "DEFAULT_MAX_ATTACHMENTS",
+    "JSON_PARSER",
     "Decoder",
     "EnginePacket",
     "EngineType",
     "Frame",
+    "JsonParser",
     "OpenInfo",
     "Packet",
+    "PacketDecoder",
     "PacketType",
+    "Parser",
+    "decode_engine",
     "decode_open",
     "encode",
     "encode_engine",
@@ -294,9 +300,33 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            _without_lone_surrogates(key): _without_lone_surrogates(item)
+            for key, item in value.items()
+        }
+    return value
+
+
 def _loads(text: str, frame: Frame) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(text):
+            # JSON can escape half of a UTF-16 pair alone ("\ud83d": a JavaScript
+            # client that cut an emoji in two). Such a string cannot be encoded as
+            # UTF-8, so sending it on would break the connection of every receiver:
+            # it becomes U+FFFD, as Node's socket.io sends it.
+            value = _without_lone_surrogates(value)
+        return value
     except (ValueError, RecursionError):
         raise PacketError("payload is not valid JSON", frame) from None
 
@@ -485,3 +515,74 @@ def _reconstruct(data: Any, attachments: Sequence[bytes], frame: str) -> Any:
     if len(used) != len(attachments):
         raise PacketError("attachment count does not match the placeholders", frame)
     return result
+
+
+# -- parsers --------------------------------------------------------------------------
+
+
+def decode_engine(frame: str) -> EnginePacket:
+    """Decode an Engine.IO control packet (any text frame that is not a MESSAGE).
+
+    Raises:
+        PacketError: the frame is empty or its type digit is unknown.
+    """
+    if not frame:
+        raise PacketError("empty frame")
+    head = frame[0]
+    if not ("0" <= head <= "6"):
+        raise PacketError("unknown Engine.IO packet type", frame)
+    return EnginePacket(EngineType(int(head)), frame[1:])
+
+
+class PacketDecoder(Protocol):
+    """What a :class:`Parser` hands each connection to read Socket.IO packets."""
+
+    def feed(self, frame: Frame) -> EnginePacket | Packet | None:
+        """Decode one Engine.IO MESSAGE frame (text starting with ``4``, or bytes).
+
+        Returns a complete packet, or ``None`` while one still waits for frames.
+        (The JSON decoder also accepts Engine.IO control packets, hence
+        :class:`EnginePacket`; sessions decode those with :func:`decode_engine`.)
+
+        Raises:
+            PacketError: the frame breaks the protocol.
+        """
+        ...
+
+
+class Parser(Protocol):
+    """How Socket.IO packets become WebSocket frames and back.
+
+    The default is :data:`JSON_PARSER` (the reference parser: JSON text plus binary
+    attachments). Another parser, such as a MessagePack one, changes only what a
+    Socket.IO packet looks like inside an Engine.IO MESSAGE; pass it to both ends
+    as ``Server(parser=...)`` and ``Client(parser=...)``.
+    """
+
+    def encode(self, packet: Packet) -> list[Frame]:
+        """The frames of one packet, in sending order.
+
+        Raises:
+            ValueError: the packet cannot be represented.
+        """
+        ...
+
+    def decoder(self) -> PacketDecoder:
+        """A fresh decoder for one connection."""
+        ...
+
+
+class JsonParser:
+    """The reference Socket.IO parser: :func:`encode` and :class:`Decoder`."""
+
+    def encode(self, packet: Packet) -> list[Frame]:
+        """See :func:`encode`."""
+        return encode(packet)
+
+    def decoder(self) -> Decoder:
+        """A new :class:`Decoder`."""
+        return Decoder()
+
+
+JSON_PARSER: Parser = JsonParser()
+"""The default parser."""

@@ -194,6 +194,9 @@ class LinkProxy(Service):
         history: how many ended connections :meth:`stats` keeps listing.
     """
 
+    kind = "link proxy"
+    """How :mod:`wslearn.kernel` lists it (``await kernel.start(link, name="link")``)."""
+
     def __init__(
         self,
         target_host: str,

@@ -12,6 +12,13 @@ reads it. In a notebook the same role falls to traitlets: :class:`SocketState` h
     ...
     await sock.close()                               # listeners off, client closed
 
+The notebook's widgets (chat panes, the frame inspector, link controls) share
+:class:`Component`: one root widget, an entry in the kernel's registry (so re-running
+a cell replaces the old one and says so), a text form that stays the same between
+runs, a placeholder for saved notebooks, and a close that also takes the widget out
+of the rows it was laid out in (a row holding closed widgets breaks the page's next
+reload).
+
 Widget callbacks (a click, an observer) are plain functions, but talking to a server
 is a coroutine. :class:`BackgroundTasks` starts the coroutine on the running loop
 (the kernel's) and keeps a reference to the task until it ends, because the loop
@@ -25,11 +32,30 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import ipywidgets as w  # type: ignore[import-untyped]
 from traitlets import Bool, HasTraits, Unicode
 
+from . import kernel
+from ._html import placeholder
+from ._registry import Registry, Started
+from .backoff import Backoff
 from .client import Client, ClientState
 
-__all__ = ["BackgroundTasks", "SocketState", "close_tree", "use_socket"]
+__all__ = [
+    "NOTEBOOK_RECONNECTION",
+    "BackgroundTasks",
+    "Component",
+    "PaneRow",
+    "SocketState",
+    "close_tree",
+    "side_by_side",
+    "use_socket",
+]
+
+NOTEBOOK_RECONNECTION = Backoff(attempts=12)
+"""Reconnection for the clients notebook widgets create: the reference delays (1 s,
+doubling up to 5 s, +/-50 % jitter), but giving up after 12 attempts (about a minute),
+so a client whose server is gone for good stops trying instead of retrying forever."""
 
 
 class BackgroundTasks:
@@ -84,6 +110,53 @@ class BackgroundTasks:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+class Component:
+    """What the notebook widgets share: a root widget, a registry entry, a clean close.
+
+    Subclasses set :attr:`widget` and call :meth:`_register` in their constructor and
+    :meth:`_close_widgets` in their ``close``.
+    """
+
+    kind = "widget"
+    """How the registry lists it."""
+    widget: Any
+    """The root ipywidget: display the component to show it."""
+    registered: Started | None = None
+    """What registering did (which earlier one it replaced), or None if not kept."""
+
+    def _register(self, registry: Registry | None, name: str) -> None:
+        self._registry = registry
+        self._rows: list[Any] = []
+        if registry is not None:
+            self.registered = registry.keep(self, name, kind=self.kind)
+
+    def _placed_in(self, row: Any) -> None:
+        """Remember a container that holds :attr:`widget` (see ``side_by_side``)."""
+        self._rows.append(row)
+
+    def _close_widgets(self) -> None:
+        """Leave the registry and every row, then close the widget tree."""
+        if self._registry is not None:
+            self._registry.forget(self)
+        for row in self._rows:
+            if getattr(row, "comm", None) is None:  # closed already
+                continue
+            row.children = tuple(c for c in row.children if c is not self.widget)
+            if not row.children:
+                row.close()
+        self._rows.clear()
+        close_tree(self.widget)
+
+    def _placeholder_text(self) -> str:
+        return repr(self)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)  # stable text instead of the widget's repr
+        bundle["text/html"] = placeholder(self._placeholder_text())
+        return bundle
+
+
 class SocketState(HasTraits):
     """A client's connection as traits that widgets can observe or link.
 
@@ -106,10 +179,14 @@ class SocketState(HasTraits):
     state = Unicode(ClientState.DISCONNECTED.value, read_only=True, help="the client's state")
     error = Unicode("", read_only=True, help="the last connection error")
 
+    kind = "use_socket"
+
     def __init__(self, client: Client, *, owns_client: bool = False) -> None:
         super().__init__()
         self.client = client
         self.owns_client = owns_client
+        self.registry: Registry | None = None
+        """The registry that keeps it (see :func:`use_socket`), or None."""
         self.tasks = BackgroundTasks(self._failed)
         self._follow(client.state)
         client.add_state_listener(self._follow)
@@ -136,6 +213,8 @@ class SocketState(HasTraits):
         if self.closed:
             return
         self.closed = True
+        if self.registry is not None:
+            self.registry.forget(self)
         await self.tasks.cancel_all()
         if self.owns_client:
             await self.client.disconnect()  # still followed: the traits end as "closed"
@@ -143,16 +222,28 @@ class SocketState(HasTraits):
         self.client.off("connect_error", self._connect_error)
 
 
-def use_socket(target: Client | str, **options: Any) -> SocketState:
+def use_socket(
+    target: Client | str,
+    *,
+    name: str = "use_socket",
+    registry: Registry | None = kernel.registry,
+    **options: Any,
+) -> SocketState:
     """The notebook's ``useSocket``: a :class:`SocketState` for a client or a URL.
 
-    Given a URL, it creates a :class:`~wslearn.client.Client` with ``options``,
-    starts connecting it in a background task (call it where a loop runs: a notebook
-    cell or async code), and owns it: ``await state.close()`` disconnects it, like
-    the hook's cleanup function. Given a client, it only follows it.
+    Given a URL, it creates a :class:`~wslearn.client.Client` with ``options``
+    (reconnection defaults to :data:`NOTEBOOK_RECONNECTION`, which gives up), starts
+    connecting it in a background task (call it where a loop runs: a notebook cell or
+    async code), and owns it: ``await state.close()`` disconnects it, like the hook's
+    cleanup function. Given a client, it only follows it.
+
+    The state is kept in ``registry`` as ``name``: calling ``use_socket`` again with
+    the same name (re-running the cell) closes the previous state first.
 
     Args:
         target: a client, or the URL of a server.
+        name: its name in the registry.
+        registry: where it is kept; None keeps it nowhere.
         options: keyword arguments for :class:`~wslearn.client.Client` (URL only).
 
     Returns:
@@ -164,9 +255,15 @@ def use_socket(target: Client | str, **options: Any) -> SocketState:
     if isinstance(target, Client):
         if options:
             raise TypeError("options are for a new client; pass a URL, or configure yours")
-        return SocketState(target)
-    state = SocketState(Client(target, **options), owns_client=True)
-    state.tasks.spawn(state.client.connect())
+        state = SocketState(target)
+    else:
+        options.setdefault("reconnection", NOTEBOOK_RECONNECTION)
+        state = SocketState(Client(target, **options), owns_client=True)
+    if registry is not None:
+        registry.keep(state, name, kind=state.kind)
+        state.registry = registry
+    if state.owns_client:
+        state.tasks.spawn(state.client.connect())
     return state
 
 
@@ -175,3 +272,31 @@ def close_tree(widget: Any) -> None:
     for child in getattr(widget, "children", ()):
         close_tree(child)
     widget.close()
+
+
+class PaneRow(w.HBox):  # type: ignore[misc]
+    """An HBox of panes whose plain-text form names them (stable under nbval).
+
+    A pane that closes leaves the row; the last one to leave closes it.
+    """
+
+    names: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"PaneRow({' | '.join(self.names)})"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle: dict[str, Any] = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = repr(self)
+        bundle["text/html"] = placeholder(" | ".join(self.names))
+        return bundle
+
+
+def side_by_side(*panes: Component) -> PaneRow:
+    """Lay panes out in one row, in one output: ``side_by_side(alice, bob)``."""
+    row = PaneRow([p.widget for p in panes], layout=w.Layout(flex_flow="row wrap"))
+    row.names = tuple(getattr(p, "name", "") or type(p).__name__ for p in panes)
+    row.add_class("wslearn-pane-row")
+    for pane in panes:
+        pane._placed_in(row)
+    return row

@@ -20,7 +20,8 @@ python-socketio, ``transports=["websocket"]``). Before the WebSocket handshake t
 server answers with a plain HTTP error and a body that says what to change:
 
 ======  ============================================================================
-404     the path is not ``/socket.io/``
+404     the path is not ``/socket.io/`` (with ``static=`` set, such paths are
+        answered by :mod:`wslearn.static` instead: files, 404 or 405)
 400     ``EIO`` is not ``4``, ``transport`` is not ``websocket``, or a ``sid`` asks
         to resume a session (long-polling upgrades are not supported)
 403     ``origins`` is set and the ``Origin`` header is not in it (websockets)
@@ -40,27 +41,33 @@ Once connected, see :mod:`wslearn._connection` for the close codes.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import http
 import logging
+import os
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Self, TypeVar, overload
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server as WebSocketServer
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 from websockets.typing import Origin
 
 from ._connection import Connection
 from ._service import Service
+from .adapters import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
 from .compression import Compression
 from .exceptions import UsageError
-from .namespace import Middleware, Namespace
+from .namespace import EventMiddleware, Middleware, Namespace
+from .packets import JSON_PARSER, Frame, Parser
 from .recovery import RecoveryStore
-from .rooms import RoomRegistry
+from .rooms import Everyone, RoomRegistry
+from .static import StaticFiles
 
 __all__ = ["ENDPOINT", "Server"]
 
@@ -101,6 +108,13 @@ class Server(Service):
             an offset as their last argument. Middleware runs before a session is
             restored: it sees a new id, and a recovered socket gets the saved
             ``data`` back in place of what middleware stored.
+        parser: how Socket.IO packets are encoded (:data:`~wslearn.packets.JSON_PARSER`,
+            the reference parser, by default); clients must use the same one.
+        adapter: who else receives a broadcast: :class:`~wslearn.adapters.InMemoryAdapter`
+            (this process only) by default, or one that links several processes.
+        static: serve files next to the endpoint: URL prefix to folder, e.g.
+            ``{"/": "page"}`` (GET and HEAD; see :mod:`wslearn.static`). Without it
+            every other path is a 404.
         compression: permessage-deflate settings (see :mod:`wslearn.compression`),
             or None (default) to decline compression. Off by default, as in Node's
             socket.io since v3: a chat server's messages are mostly small, where
@@ -126,6 +140,9 @@ class Server(Service):
         max_pending_events: int = 64,
         close_timeout: float = 5.0,
         recovery_window: float | None = None,
+        parser: Parser = JSON_PARSER,
+        adapter: Adapter | None = None,
+        static: Mapping[str, str | os.PathLike[str]] | None = None,
         compression: Compression | None = None,
     ) -> None:
         for name, value in [
@@ -153,7 +170,10 @@ class Server(Service):
         self.close_timeout = close_timeout
         self.compression = compression
 
+        self.parser = parser
+        self.adapter = InMemoryAdapter() if adapter is None else adapter
         self.recovery = None if recovery_window is None else RecoveryStore(recovery_window)
+        self.static = None if static is None else StaticFiles(static)
         self.registry = RoomRegistry()
         self.namespaces: dict[str, Namespace] = {"/": Namespace(self, "/")}
         self.connections: set[Connection] = set()
@@ -198,6 +218,10 @@ class Server(Service):
     def use(self, middleware: Middleware) -> Middleware:
         """Add connect middleware to the main namespace ``"/"``."""
         return self.namespaces["/"].use(middleware)
+
+    def use_event(self, middleware: EventMiddleware) -> EventMiddleware:
+        """Add event middleware to ``"/"`` (see :meth:`Namespace.use_event`)."""
+        return self.namespaces["/"].use_event(middleware)
 
     def to(self, room: str) -> BroadcastOperator:
         """Start a broadcast to a room of ``"/"`` (a socket id targets one socket)."""
@@ -264,6 +288,13 @@ class Server(Service):
         )
         self._host = host
         self._port = self._ws_server.sockets[0].getsockname()[1]
+        try:
+            await self.adapter.start(self)
+        except BaseException:
+            self._ws_server.close()
+            await self._ws_server.wait_closed()
+            self._ws_server = self._port = None
+            raise
         logger.info("serving Socket.IO at %s", self.url)
         return self
 
@@ -285,9 +316,37 @@ class Server(Service):
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.adapter.stop()
         self._ws_server = None
         self._port = None
         logger.info("server stopped")
+
+    def deliver(
+        self,
+        namespace: str,
+        frames: Sequence[Frame],
+        rooms: frozenset[str] | Everyone,
+        except_rooms: frozenset[str] = frozenset(),
+        except_sids: frozenset[str] = frozenset(),
+    ) -> int:
+        """Queue encoded frames for this server's matching sockets; never waits.
+
+        Adapters call it to deliver a broadcast locally (see :mod:`wslearn.adapters`).
+
+        Returns:
+            How many sockets the frames were queued for.
+        """
+        nsp = self.namespaces.get(namespace)
+        if nsp is None:
+            return 0
+        packet = tuple(frames)
+        count = 0
+        for sid in self.registry.targets(namespace, rooms, except_rooms, except_sids):
+            socket = nsp.sockets.get(sid)
+            if socket is not None:
+                socket._conn.enqueue(packet)
+                count += 1
+        return count
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run a coroutine in a task the server keeps until it ends (or stop())."""
@@ -306,6 +365,8 @@ class Server(Service):
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         if url.path.rstrip("/") != ENDPOINT.rstrip("/"):
+            if self.static is not None:
+                return _static(self.static, request)
             return _refuse(connection, 404, f"Not Found: the Socket.IO endpoint is {ENDPOINT}")
         query = parse_qs(url.query, keep_blank_values=True)
         eio = query.get("EIO", [""])
@@ -363,6 +424,16 @@ class Server(Service):
 def _address(connection: ServerConnection) -> str:
     remote = connection.remote_address
     return str(remote[0]) if remote else ""
+
+
+def _static(files: StaticFiles, request: Request) -> Response:
+    """A file (or a clear 404/405) for a request that is not for the endpoint."""
+    reply = files.respond(request.method, request.path)
+    headers = Headers(reply.headers)
+    headers["Date"] = email.utils.formatdate(usegmt=True)
+    headers["Connection"] = "close"  # websockets ends the connection after any non-101
+    status = http.HTTPStatus(reply.status)
+    return Response(status.value, status.phrase, headers, reply.body)
 
 
 def _refuse(connection: ServerConnection, status: int, text: str) -> Response:

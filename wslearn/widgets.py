@@ -8,22 +8,28 @@ A :class:`ChatPane` is one person's chat window bound to a
     bob = await ChatPane.open(server.url, name="Bob", room="lobby")
     side_by_side(alice, bob)                  # one output: Alice | Bob
     ...
-    await alice.close(); await bob.close()
+    await alice.close(); await bob.close()    # or the notebook's "stop everything"
 
-Each pane shows a status light that follows every state change of its client, the
-room's messages (HTML-escaped, so a ``<script>`` is shown as text), who is in the room
-and who is typing, and an input that sends on Enter. Everything the client receives
-goes into widget state only; nothing is printed. Work a widget callback starts (a
-send, a room switch) runs as a task on the kernel's loop, kept by the pane until it
-ends, and its errors land on the pane's error line.
+Each pane shows a drawn status light that follows every state change of its client
+(with the reconnection attempt and what waits to be sent), how long ago it last
+heard from the server, the room's messages (HTML-escaped, so a ``<script>`` is shown
+as text) with the local time, who is in the room and who is typing, and an input
+that sends on Enter. Everything the client receives goes into widget state only;
+nothing is printed. Work a widget callback starts (a send, a room switch) runs as a
+task on the kernel's loop, kept by the pane until it ends, and its errors land on
+the pane's error line.
+
+Every pane is kept in the kernel's registry (:mod:`wslearn.kernel`) as
+``"pane <name>"``: opening a pane with the same name again (re-running the cell)
+closes the old one, which stops the client it owns. Panes made by :meth:`ChatPane.open`
+give up reconnecting after about a minute
+(:data:`~wslearn.reactive.NOTEBOOK_RECONNECTION`) when their server is gone for good.
 
 Given an :class:`~wslearn.outbox.Outbox`, a pane sends through a
 :class:`~wslearn.reliable.ReliableEmitter` instead: each message stays queued until the
 server acknowledges it, the status line counts what waits ("3 queued"), and nothing is
 lost across outages (the server's ``send-message`` handler must then be wrapped in
-:class:`~wslearn.exactly_once.ExactlyOnce`)::
-
-    alice = await ChatPane.open(server.url, name="Alice", outbox=Outbox())
+:class:`~wslearn.exactly_once.ExactlyOnce`).
 
 :class:`~wslearn.inspector.FrameInspector` shows the frames a client exchanges and
 :class:`~wslearn.controls.LinkControls` puts buttons on a
@@ -35,21 +41,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import re
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import ipywidgets as w  # type: ignore[import-untyped]
-
+from . import kernel
+from ._chat_view import ChatMessage, PaneView, message_from, status_text
+from ._registry import Registry
 from .backoff import Backoff
-from .client import Client, ClientState
+from .client import Client
 from .controls import LinkControls
 from .inspector import FrameInspector, FrameRow
 from .kernel import wait_until
 from .outbox import Outbox, OutboxChange
-from .reactive import BackgroundTasks, SocketState, close_tree, use_socket
+from .packets import Frame
+from .reactive import (
+    NOTEBOOK_RECONNECTION,
+    BackgroundTasks,
+    Component,
+    PaneRow,
+    SocketState,
+    side_by_side,
+    use_socket,
+)
 from .reliable import ReliableEmitter
 
 __all__ = [
@@ -68,45 +83,8 @@ __all__ = [
 TYPING_IDLE = 3.0
 """Seconds without a keystroke after which a pane withdraws its "typing" notice."""
 
-LIGHTS = {
-    ClientState.CONNECTED: "🟢",
-    ClientState.CONNECTING: "🟡",
-    ClientState.RECONNECTING: "🟡",
-    ClientState.DISCONNECTED: "🔴",
-    ClientState.CLOSED: "🔴",
-}
 
-
-def status_text(state: ClientState, queued: int = 0) -> str:
-    """The status line of a pane: light, state, and the emits waiting to be sent."""
-    text = f"{LIGHTS[state]} {state.value}"
-    return f"{text} · {queued} queued" if queued else text
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    """One message as a pane shows it.
-
-    Attributes:
-        name: the sender's display name.
-        text: the message, as sent (escaped only when rendered).
-        time: ``HH:MM:SS`` (UTC) from the server's timestamp, ``""`` if it had none.
-        mine: sent by this pane's own client.
-    """
-
-    name: str
-    text: str
-    time: str
-    mine: bool
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.text}"
-
-
-_ISO_TIME = re.compile(r"T(\d{2}:\d{2}:\d{2})")
-
-
-class ChatPane:
+class ChatPane(Component):
     """One chat window: status light, messages, presence, typing, input, rooms.
 
     Args:
@@ -121,7 +99,11 @@ class ChatPane:
             emits. The pane creates the emitter after its own listeners, so after a
             reconnection the room is joined before the queued messages go out and
             they come back to this pane too.
+        registry: where the pane is kept, as ``"pane <name>"``; a pane already
+            kept there under that name is closed. None keeps it nowhere.
     """
+
+    kind = "chat pane"
 
     def __init__(
         self,
@@ -132,6 +114,7 @@ class ChatPane:
         max_messages: int = 200,
         owns_client: bool = False,
         outbox: Outbox | None = None,
+        registry: Registry | None = kernel.registry,
     ) -> None:
         if max_messages < 1:
             raise ValueError("max_messages must be at least 1")
@@ -145,48 +128,23 @@ class ChatPane:
         self._users: list[str] = []
         self._typing: list[str] = []
         self._joined: str | None = None  # the room the server has this socket in
+        self._wanted = room  # the room last asked for: a second ask for it is ignored
+        self._join_lock = asyncio.Lock()  # joins run one at a time, in order
         self._i_am_typing = False
         self._typing_timer: asyncio.TimerHandle | None = None
+        self._attempt = 0
+        self._last_heard: float | None = None
+        self._ticker: asyncio.TimerHandle | None = None
 
-        def html_widget(css: str) -> Any:
-            widget = w.HTML()
-            widget.add_class(css)
-            return widget
-
-        self.title = html_widget("wslearn-title")
-        self.status = html_widget("wslearn-status")
-        self.presence = html_widget("wslearn-presence")
-        self.log = html_widget("wslearn-messages")
-        self.typing_line = html_widget("wslearn-typing")
-        self.error_line = html_widget("wslearn-error")
-        self.input = w.Text(
-            placeholder="Type a message, press Enter",
-            # Every keystroke reaches the kernel (that drives the typing indicator);
-            # Enter arrives separately, as the front end's "submit" message.
-            continuous_update=True,
-            layout=w.Layout(flex="1 1 auto", width="auto"),
-        )
-        self.input.add_class("wslearn-input")
-        self.send_button = w.Button(description="Send", layout=w.Layout(width="70px"))
-        self.send_button.add_class("wslearn-send")
-        self.room_input = w.Text(value=room, continuous_update=False, layout={"width": "140px"})
-        self.room_input.add_class("wslearn-room")
-        self.join_button = w.Button(description="Join room", layout=w.Layout(width="100px"))
-        self.widget = w.VBox(
-            [
-                w.HBox([self.title, self.status], layout={"justify_content": "space-between"}),
-                self.presence,
-                self.log,
-                self.typing_line,
-                w.HBox([self.input, self.send_button]),
-                w.HBox([self.room_input, self.join_button]),
-                self.error_line,
-            ],
-            layout=w.Layout(width="380px", border="1px solid #ccc", padding="6px", margin="4px"),
-        )
-        self.widget.add_class("wslearn-chat-pane")
-        if name:
-            self.widget.add_class("wslearn-pane-" + re.sub(r"[^a-z0-9]+", "-", name.lower()))
+        self.view = PaneView(name, room)
+        """The pane's widgets (its parts are also attributes of the pane, below)."""
+        view = self.view
+        self.widget = view.root
+        self.title, self.status, self.heard = view.title, view.status, view.heard
+        self.presence, self.log, self.typing_line = view.presence, view.log, view.typing_line
+        self.error_line, self.note_line = view.error_line, view.note_line
+        self.input, self.send_button = view.input, view.send_button
+        self.room_input, self.join_button = view.room_input, view.join_button
 
         self._listeners: list[tuple[str, Callable[..., Any]]] = [
             ("receive-message", self._on_message),
@@ -195,9 +153,12 @@ class ChatPane:
             ("connect", self._on_connect),
             ("disconnect", self._on_disconnect),
             ("error", self._on_server_error),
+            ("reconnect_attempt", self._on_attempt),
+            ("reconnect_failed", self._on_gave_up),
         ]
         for event, listener in self._listeners:
             client.on(event, listener)
+        client.add_frame_listener(self._on_frame)
         self.socket.observe(self._on_state, names="state")
         self.input.observe(self._on_keystroke, names="value")
         self.input.on_msg(self._on_input_message)
@@ -210,7 +171,14 @@ class ChatPane:
             # After the pane's listeners: its connect listener (re-join) runs first.
             self.reliable = ReliableEmitter(client, outbox)
             outbox.on_change(self._on_outbox_change)
+        self._register(registry, f"pane {name or '?'}")
+        if self.registered is not None and self.registered.replaced is not None:
+            self.note_line.value = (
+                f"<small>This pane replaces the earlier {html.escape(self.registered.info.name)}"
+                " (closed, and its client disconnected).</small>"
+            )
         self._render_all()
+        self._tick()
         if client.connected:
             self.tasks.spawn(self.join(room))
 
@@ -221,16 +189,17 @@ class ChatPane:
         *,
         name: str,
         room: str = "lobby",
-        reconnection: Backoff | None = Backoff(),  # noqa: B008 - frozen, safe to share
+        reconnection: Backoff | None = NOTEBOOK_RECONNECTION,
         max_messages: int = 200,
         outbox: Outbox | None = None,
+        registry: Registry | None = kernel.registry,
         **client_options: Any,
     ) -> ChatPane:
         """Create a client that connects as ``name``, a pane that owns it, and join.
 
         Returns:
             The pane, connected and in ``room`` (the first presence may still be on
-            its way).
+            its way). An earlier pane of the same name is closed by then.
 
         Raises:
             ConnectFailedError, ConnectRefusedError: as :meth:`Client.connect`.
@@ -243,8 +212,11 @@ class ChatPane:
             max_messages=max_messages,
             owns_client=True,
             outbox=outbox,
+            registry=registry,
         )
         try:
+            if registry is not None:
+                await registry.settle()  # the pane it replaces has closed
             await client.connect()
             await pane.settle()
         except BaseException:
@@ -280,13 +252,28 @@ class ChatPane:
         client's buffered emits."""
         return len(self.reliable) if self.reliable is not None else self.client.buffered
 
+    @property
+    def status_text(self) -> str:
+        """The status line as plain text, e.g. ``"reconnecting (attempt 2) · 1 queued"``."""
+        return status_text(self.client.state, self.queued, self._attempt)
+
+    @property
+    def heard_ago(self) -> int | None:
+        """Whole seconds since the pane last heard from the server, None before that."""
+        if self._last_heard is None:
+            return None
+        return max(0, int(time.time() - self._last_heard))
+
+    @property
+    def url(self) -> str:
+        """The server the pane's client talks to."""
+        return str(self.client.url)
+
     def __repr__(self) -> str:
         return f"<ChatPane {self.name or '?'} · {self.room}>"
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = repr(self)  # stable text instead of the widget's repr
-        return bundle
+    def _placeholder_text(self) -> str:
+        return f"{self.name or '?'}'s chat pane (#{self.room})"
 
     # -- actions (coroutines; the widgets schedule them) -------------------------------
 
@@ -303,19 +290,29 @@ class ChatPane:
         self._render_status()
 
     async def join(self, room: str) -> None:
-        """Leave the current room (if any) and join ``room``; the pane starts empty."""
+        """Leave the current room (if any) and join ``room``; the pane starts empty.
+
+        Joins run one after the other, so two quick asks never both leave the old
+        room; joining the room the pane is in already does nothing.
+        """
         room = room.strip()
         if not room:
             raise ValueError("a room name must not be empty")
-        if self._joined is not None and self._joined != room:
-            await self.client.emit("leave-room", self._joined)
-        if room != self.room:
-            self._messages.clear()
-            self._users, self._typing = [], []
-        self.room = room
-        self._render_all()
-        await self.client.call("join-room", room)
-        self._joined = room
+        self._wanted = room
+        async with self._join_lock:
+            if self._joined == room:
+                return
+            if self._joined is not None:
+                await self.client.emit("leave-room", self._joined)
+                self._joined = None
+            if room != self.room:
+                self._messages.clear()
+                self._users, self._typing = [], []
+            self.room = room
+            self._render_all()
+            await self.client.call("join-room", room)
+            self._joined = room
+            self.error_line.value = ""  # whatever went wrong before, this worked
 
     async def set_typing(self, typing: bool) -> None:
         """Tell the others in the room whether this pane's user is typing.
@@ -340,6 +337,15 @@ class ChatPane:
         self.input.value = ""  # withdraws "typing" first (see _on_keystroke)
         self.tasks.spawn(self.send(text))
 
+    def ask_to_join(self, room: str) -> None:
+        """Join ``room`` in the background, unless it is already the room asked for:
+        what the room field and the "Join room" button do."""
+        room = room.strip()
+        if self.closed or not room or room == self._wanted:
+            return
+        self._wanted = room
+        self.tasks.spawn(self.join(room))
+
     async def settle(self) -> None:
         """Wait until the work widget callbacks started so far has finished."""
         while self.tasks.tasks - {asyncio.current_task()}:
@@ -360,15 +366,19 @@ class ChatPane:
             return
         self.closed = True
         self._stop_typing_timer()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
         await self.tasks.cancel_all()
         if self.reliable is not None:
             self.reliable.outbox.off_change(self._on_outbox_change)
             await self.reliable.close()  # what is still queued stays in the outbox
         for event, listener in self._listeners:
             self.client.off(event, listener)
+        self.client.remove_frame_listener(self._on_frame)
         self.socket.unobserve(self._on_state, names="state")
         await self.socket.close()
-        close_tree(self.widget)
+        self._close_widgets()
 
     # -- widget callbacks (synchronous, on the kernel's thread) ------------------------
 
@@ -407,12 +417,11 @@ class ChatPane:
         self.press_enter()
 
     def _on_room_enter(self, change: dict[str, Any]) -> None:
-        if not self.closed and change["new"].strip() and change["new"].strip() != self.room:
-            self.tasks.spawn(self.join(change["new"]))
+        # Enter, or leaving the field: clicking "Join room" does both this and a click.
+        self.ask_to_join(change["new"])
 
     def _on_join_click(self, _button: Any) -> None:
-        if not self.closed and self.room_input.value.strip():
-            self.tasks.spawn(self.join(self.room_input.value))
+        self.ask_to_join(self.room_input.value)
 
     def _show_error(self, exc: BaseException) -> None:
         self.error_line.value = f"⚠ {html.escape(f'{type(exc).__name__}: {exc}')}"
@@ -421,6 +430,7 @@ class ChatPane:
 
     def _on_connect(self) -> None:
         self._joined = None  # a new socket: the server has it in no room yet
+        self._attempt = 0
         self.error_line.value = ""
         self.tasks.spawn(self.join(self.room))
 
@@ -428,6 +438,21 @@ class ChatPane:
         self._joined = None
         self._users, self._typing = [], []
         self._render_people()
+
+    def _on_attempt(self, attempt: int) -> None:
+        self._attempt = attempt
+        self._render_status()
+
+    def _on_gave_up(self) -> None:
+        self.error_line.value = (
+            "⚠ gave up reconnecting: is the server still running? Re-run the cell that "
+            "opens this pane to try again."
+        )
+
+    def _on_frame(self, direction: str, _frame: Frame, at: float) -> None:
+        if direction == "received":
+            self._last_heard = at
+            self._render_heard()
 
     def _on_state(self, _change: Any) -> None:
         self._render_status()
@@ -438,14 +463,12 @@ class ChatPane:
     # With connection state recovery on, events carry an offset as one more argument.
 
     def _on_message(self, data: Any, *_offset: Any) -> None:
-        if not isinstance(data, dict) or not isinstance(data.get("message"), str):
+        message = message_from(data, self.client.sid)
+        if message is None:
             return
-        name = str(data.get("name") or data.get("userId") or "?")
-        found = _ISO_TIME.search(str(data.get("timestamp", "")))
-        mine = data.get("userId") is not None and data.get("userId") == self.client.sid
-        self._messages.append(ChatMessage(name, data["message"], found[1] if found else "", mine))
-        if name in self._typing:
-            self._typing.remove(name)
+        self._messages.append(message)
+        if message.name in self._typing:
+            self._typing.remove(message.name)
             self._render_people()
         self._render_log()
 
@@ -471,65 +494,30 @@ class ChatPane:
 
     # -- rendering ---------------------------------------------------------------------
 
+    def _tick(self) -> None:
+        """Redraw "last heard" once a second while the pane is open (and a loop runs)."""
+        self._ticker = None
+        if self.closed:
+            return
+        self._render_heard()
+        with contextlib.suppress(RuntimeError):
+            self._ticker = asyncio.get_running_loop().call_later(1.0, self._tick)
+
     def _render_all(self) -> None:
-        you = f" (you: {html.escape(self.name)})" if self.name else ""
-        self.title.value = f"<b>#{html.escape(self.room)}</b>{you}"
+        self.view.draw_title(self.room)
         self._render_status()
         self._render_people()
         self._render_log()
+        self._render_heard()
 
     def _render_status(self) -> None:
-        state = self.client.state
-        self.status.value = html.escape(status_text(state, self.queued))
-        offline = state in (ClientState.DISCONNECTED, ClientState.CLOSED)
-        self.input.disabled = self.send_button.disabled = offline or self.closed
-        self.input.placeholder = (
-            "offline: messages wait in a queue"
-            if state is ClientState.RECONNECTING
-            else "not connected"
-            if offline
-            else "Type a message, press Enter"
-        )
+        self.view.draw_status(self.client.state, self.queued, self._attempt, self.closed)
+
+    def _render_heard(self) -> None:
+        self.view.draw_heard(self.heard_ago)
 
     def _render_people(self) -> None:
-        users = ", ".join(html.escape(u) for u in self._users) or "nobody yet"
-        self.presence.value = f"<small>In the room: {users}</small>"
-        names = [html.escape(n) for n in self._typing]
-        if not names:
-            self.typing_line.value = "<small>&nbsp;</small>"
-        else:
-            verb = "is" if len(names) == 1 else "are"
-            self.typing_line.value = (
-                f"<small><i>{' and '.join(names)} {verb} typing...</i></small>"
-            )
+        self.view.draw_people(self._users, self._typing)
 
     def _render_log(self) -> None:
-        rows = "".join(
-            f'<div class="wslearn-message{" wslearn-mine" if m.mine else ""}">'
-            f'<span style="color:#888">{m.time}</span> '
-            f"<b>{html.escape(m.name)}</b>: {html.escape(m.text)}</div>"
-            for m in self._messages
-        )
-        # column-reverse keeps the view scrolled to the newest message.
-        self.log.value = (
-            '<div style="height:200px;overflow-y:auto;display:flex;'
-            "flex-direction:column-reverse;border:1px solid #eee;padding:4px;"
-            f'background:#fafafa"><div>{rows}</div></div>'
-        )
-
-
-class PaneRow(w.HBox):  # type: ignore[misc]
-    """An HBox of panes whose plain-text form names them (stable under nbval)."""
-
-    def __repr__(self) -> str:
-        return f"PaneRow({' | '.join(self.names)})"
-
-    names: tuple[str, ...] = ()
-
-
-def side_by_side(*panes: ChatPane | FrameInspector) -> PaneRow:
-    """Lay panes out in one row, in one output: ``side_by_side(alice, bob)``."""
-    row = PaneRow([p.widget for p in panes], layout=w.Layout(flex_flow="row wrap"))
-    row.names = tuple(getattr(p, "name", "") or type(p).__name__ for p in panes)
-    row.add_class("wslearn-pane-row")
-    return row
+        self.view.draw_messages(self._messages)

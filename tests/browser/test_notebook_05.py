@@ -42,7 +42,7 @@ def test_a_message_typed_in_alice_pane_appears_in_bob_pane(
     page = run_notebook("05_widgets_integration.ipynb", stop_before=-1)
     for pane in (ALICE, BOB):
         page.wait_for_selector(f"{pane} .wslearn-status", timeout=WAIT_MS)
-        wait_for_text(page, f"{pane} .wslearn-status", "🟢 connected")
+        wait_for_text(page, f"{pane} .wslearn-status .wslearn-live", "connected")
 
     send(page, ALICE, "Hello Bob, typed in Chromium!")
     wait_for_text(page, f"{BOB} .wslearn-messages", "Hello Bob, typed in Chromium!")
@@ -51,7 +51,8 @@ def test_a_message_typed_in_alice_pane_appears_in_bob_pane(
     wait_for_text(page, f"{ALICE} .wslearn-messages", "Got it, Alice 👋")
 
     for pane in (ALICE, BOB):
-        assert page.text_content(f"{pane} .wslearn-status").strip() == "🟢 connected"
+        assert page.text_content(f"{pane} .wslearn-status .wslearn-live") == "connected"
+        assert page.locator(f"{pane} .wslearn-light-green").count() == 1
     assert "Alice, Bob" in page.text_content(f"{BOB} .wslearn-presence")
 
     artifacts = Path(os.environ.get("WSLEARN_ARTIFACTS", tmp_path))
