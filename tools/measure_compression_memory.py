@@ -23,8 +23,9 @@ from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from wslearn.performance import chat_message  # noqa: E402
+from wslearn.performance import chat_message
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SERVER = """
 import asyncio, sys
@@ -37,7 +38,7 @@ SETTINGS = {
     "threshold, eager": Compression(lazy=False, server_no_context_takeover=False),
     "threshold, lazy": Compression(server_no_context_takeover=False),
     "threshold, lazy, no server context": Compression(client_no_context_takeover=False),
-    "threshold, lazy, no context either way (default)": Compression(client_no_context_takeover=True),
+    "threshold, lazy, no context either way (default)": Compression(),
 }
 
 async def echo(ws):
@@ -93,7 +94,7 @@ async def measure(setting: str, count: int) -> list[float]:
         setting,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.stdout is not None and proc.stdin is not None
     port = int(await proc.stdout.readline())
