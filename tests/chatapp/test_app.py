@@ -13,7 +13,7 @@ import socketio
 from support import WIRE_TIMEOUT, eventually
 from websockets.asyncio.client import connect
 
-from wslearn.chatapp.app import CHAT_NAMESPACE, ChatApp
+from wslearn.chatapp.app import CHAT_NAMESPACE, ChatApp, browser_url
 from wslearn.chatapp.client import ChatClient, SignInError
 from wslearn.proxy import LinkProxy
 
@@ -379,3 +379,8 @@ async def test_the_page_is_served_beside_the_app_on_the_same_port(app: ChatApp) 
         kind, _, body = await asyncio.to_thread(get, "/" + script)
         assert (kind == "text/javascript; charset=utf-8" and "import" in body) or "export" in body
     assert app.page_url == app.url + "/"
+
+
+async def test_browser_url_goes_through_the_hub_proxy_when_there_is_one(app: ChatApp) -> None:
+    assert browser_url(app, prefix="") == app.page_url
+    assert browser_url(app, prefix="/user/ann/") == f"/user/ann/proxy/{app.server.port}/"

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from support import FAST
 
+from wslearn import kernel
 from wslearn.chatapp.app import ChatApp
 from wslearn.chatapp.pane import AppPane, light, panes_side_by_side
 from wslearn.client import ClientState
@@ -91,8 +92,19 @@ async def test_close_closes_the_client_and_the_widgets_and_twice_is_fine(
     row = panes_side_by_side(alice)
     assert repr(row) == "PaneRow(Alice)"
     assert alice._repr_mimebundle_()["text/plain"] == "<AppPane Alice #lobby>"
+    assert [e.name for e in kernel.running() if e.name == "app pane Alice"] == ["app pane Alice"]
     await alice.close()
     await alice.close()
     assert alice.chat.state is ClientState.CLOSED
     await asyncio.sleep(0)
     assert "closed" in light(ClientState.CLOSED)
+
+
+async def test_opening_a_pane_again_under_the_same_name_closes_the_old_one(
+    pane: PaneMaker,
+) -> None:
+    first = await pane("Dora")
+    second = await pane("Dora")
+    assert first.closed and first.chat.state is ClientState.CLOSED
+    assert not second.closed and second.chat.client.connected
+    assert [e.name for e in kernel.running()].count("app pane Dora") == 1

@@ -39,7 +39,10 @@ client sends        payload -> ack                                 the server al
 ==================  =============================================  =====================
 
 A refused request is answered in its ack as ``{"error": {"message", "field"}}`` (or an
-``error`` event for events sent without an ack), and nothing changes.
+``error`` event for events sent without an ack), and nothing changes: the payload rules
+and the "members only" rule are checked by :class:`~wslearn.chatapp.guards.ChatGuard`,
+per-event middleware that runs before every handler (add a rate limiter the same way,
+``app.chat.use_event(...)``).
 
 ``send-message`` is a reliable event (:mod:`wslearn.reliable`): the trailing
 ``{"_id": ...}`` is the sender's outbox id, and :class:`~wslearn.exactly_once.ExactlyOnce`
@@ -58,6 +61,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 import time
 from collections import defaultdict
@@ -70,20 +74,19 @@ from ..exactly_once import ExactlyOnce, client_key
 from ..exceptions import ConnectRefusedError
 from ..namespace import Namespace, Socket
 from ..server import Server
+from .guards import ChatGuard
 from .history import DEFAULT_ROOM, Message, RoomBook, RoomError
 from .presence import Presence
 from .rules import (
     ChatRuleError,
     check_display_name,
-    check_room_id,
-    check_text,
     socketio_room,
     user_id_for,
     user_room,
 )
 from .tokens import ChatTokens
 
-__all__ = ["CHAT_NAMESPACE", "PAGE_DIR", "ChatApp"]
+__all__ = ["CHAT_NAMESPACE", "PAGE_DIR", "ChatApp", "browser_url"]
 
 logger = logging.getLogger("wslearn.chatapp")
 
@@ -91,17 +94,24 @@ CHAT_NAMESPACE = "/chat"
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 """The browser page (HTML, CSS, JS), package data of wslearn."""
 
-Refusal = RoomError | ChatRuleError
+
+def browser_url(app: ChatApp, prefix: str | None = None) -> str:
+    """Where a browser opens the page: the app's own address, or behind JupyterHub or
+    Binder (``JUPYTERHUB_SERVICE_PREFIX`` set) the jupyter-server-proxy path to it.
+
+    Args:
+        app: a started app.
+        prefix: the hub's service prefix, e.g. ``"/user/ann/"``; by default the
+            environment's.
+    """
+    hub = os.environ.get("JUPYTERHUB_SERVICE_PREFIX") if prefix is None else prefix
+    if hub:
+        return f"{hub.rstrip('/')}/proxy/{app.server.port}/"
+    return app.page_url
 
 
-def _error(exc: Refusal) -> dict[str, Any]:
+def _error(exc: RoomError | ChatRuleError) -> dict[str, Any]:
     return {"error": exc.details()}
-
-
-def _payload(data: Any, event: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ChatRuleError("data", f"{event} expects an object, got {type(data).__name__}")
-    return data
 
 
 class ChatApp:
@@ -190,6 +200,8 @@ class ChatApp:
         chat = self.chat
         chat.use(self.tokens.middleware())
         chat.use(self.take_name)
+        self.guard = ChatGuard(self.book)
+        chat.use_event(self.guard)
         chat.on("connect", self.on_connect)
         chat.on("disconnect", self.on_disconnect)
         handlers: dict[str, Callable[..., Any]] = {
@@ -210,7 +222,7 @@ class ChatApp:
     def sign_in(self, socket: Socket, data: Any = None) -> dict[str, Any]:
         """``sign-in {name}``: a token for that name (and the lobby, the first time)."""
         try:
-            name = check_display_name(_payload(data, "sign-in").get("name"))
+            name = check_display_name(data.get("name") if isinstance(data, dict) else data)
         except ChatRuleError as exc:
             return _error(exc)
         user = user_id_for(name)
@@ -258,40 +270,37 @@ class ChatApp:
         user = socket.data["user"]
         return {"rooms": [self.book.summary(room, user) for room in sorted(self.book.rooms)]}
 
-    async def create_room(self, socket: Socket, data: Any = None) -> dict[str, Any]:
+    # The handlers below run after ChatGuard: their payloads have the right shape and
+    # the user is a member of the room wherever that is required.
+
+    async def create_room(self, socket: Socket, data: dict[str, Any]) -> dict[str, Any]:
         """``create-room {roomId}``: create it, join it, tell everyone it exists."""
-        user = socket.data["user"]
+        user, room = socket.data["user"], data["roomId"]
         try:
-            room = check_room_id(_payload(data, "create-room").get("roomId"))
             self.book.create(room, by=user)
-        except (RoomError, ChatRuleError) as exc:
+        except RoomError as exc:
             return _error(exc)
         self._enter(user, room)
         await self.chat.emit("room-created", {"roomId": room})
         await self._send_presence(room)
         return self._opening(room, user)
 
-    async def join_room(self, socket: Socket, data: Any = None) -> dict[str, Any]:
+    async def join_room(self, socket: Socket, data: dict[str, Any]) -> dict[str, Any]:
         """``join-room {roomId}``: become a member (in every tab) and get the room."""
-        user = socket.data["user"]
+        user, room = socket.data["user"], data["roomId"]
         try:
-            room = check_room_id(_payload(data, "join-room").get("roomId"))
             joined = self.book.join(user, room)
-        except (RoomError, ChatRuleError) as exc:
+        except RoomError as exc:
             return _error(exc)
         self._enter(user, room)
         if joined:
             await self._send_presence(room)
         return self._opening(room, user)
 
-    async def leave_room(self, socket: Socket, data: Any = None) -> dict[str, Any]:
+    async def leave_room(self, socket: Socket, data: dict[str, Any]) -> dict[str, Any]:
         """``leave-room {roomId}``: stop being a member (in every tab)."""
-        user = socket.data["user"]
-        try:
-            room = check_room_id(_payload(data, "leave-room").get("roomId"))
-            settled = self.book.leave(user, room)
-        except (RoomError, ChatRuleError) as exc:
-            return _error(exc)
+        user, room = socket.data["user"], data["roomId"]
+        settled = self.book.leave(user, room)
         for sid in self.presence.sockets_of(user):
             member = self.chat.sockets.get(sid)
             if member is not None:
@@ -303,46 +312,25 @@ class ChatApp:
         await self._send_receipts(settled)
         return {"ok": True}
 
-    async def view_room(self, socket: Socket, data: Any = None) -> dict[str, Any]:
+    async def view_room(self, socket: Socket, data: dict[str, Any]) -> dict[str, Any]:
         """``view-room {roomId}``: this tab shows that room now; it is read."""
-        user = socket.data["user"]
-        try:
-            raw = _payload(data, "view-room").get("roomId")
-            room = None if raw is None else check_room_id(raw)
-            self.book.view(socket.id, user, room)
-        except (RoomError, ChatRuleError) as exc:
-            return _error(exc)
+        user, room = socket.data["user"], data.get("roomId")
+        self.book.view(socket.id, user, room)
         if room is not None:
             await self.chat.to(user_room(user)).emit("unread", {"roomId": room, "unread": 0})
         return {"unread": 0}
 
-    def history(self, socket: Socket, data: Any = None) -> dict[str, Any]:
+    def history(self, socket: Socket, data: dict[str, Any]) -> dict[str, Any]:
         """``history {roomId, before, limit}``: "load earlier"."""
-        try:
-            payload = _payload(data, "history")
-            room = check_room_id(payload.get("roomId"))
-            self.book.require_member(socket.data["user"], room)
-            before, limit = payload.get("before"), payload.get("limit", self.page_size)
-            if before is not None and (isinstance(before, bool) or not isinstance(before, int)):
-                raise ChatRuleError("before", "before must be a message seq (an integer)")
-            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
-                raise ChatRuleError("limit", "limit must be an integer from 1 to 200")
-        except (RoomError, ChatRuleError) as exc:
-            return _error(exc)
-        page = self.book.page(room, before=before, limit=limit)
+        limit = data.get("limit", self.page_size)
+        page = self.book.page(data["roomId"], before=data.get("before"), limit=limit)
         return {"messages": [self.book.wire(m) for m in page.messages], "hasMore": page.has_more}
 
-    def sync(self, socket: Socket, data: Any = None) -> dict[str, Any]:
+    def sync(self, socket: Socket, data: dict[str, Any]) -> dict[str, Any]:
         """``sync {rooms: {roomId: lastSeq}}``: what this client missed, per room."""
         user = socket.data["user"]
-        try:
-            wanted = _payload(data, "sync").get("rooms")
-            if not isinstance(wanted, dict):
-                raise ChatRuleError("rooms", "rooms must map room ids to the last seq seen")
-        except ChatRuleError as exc:
-            return _error(exc)
         answer: dict[str, Any] = {}
-        for room, last in wanted.items():
+        for room, last in data["rooms"].items():
             if room not in self.book.rooms or user not in self.book.rooms[room].members:
                 continue  # left meanwhile, or never a member: nothing to send
             after = last if isinstance(last, int) and not isinstance(last, bool) else 0
@@ -357,58 +345,30 @@ class ChatApp:
         return {"rooms": answer, "epoch": self.epoch}
 
     async def send_message(
-        self, socket: Socket, data: Any = None, marker: Any = None
+        self, socket: Socket, data: dict[str, Any], marker: dict[str, str]
     ) -> dict[str, Any]:
         """``send-message {roomId, text}, {_id}``: store once, broadcast once, ack."""
-        try:
-            payload = _payload(data, "send-message")
-            room = check_room_id(payload.get("roomId"))
-            check_text(payload.get("text"))
-            self.book.require_member(socket.data["user"], room)
-            if not isinstance(marker, dict) or not isinstance(marker.get("_id"), str):
-                raise ChatRuleError("_id", 'send-message ends with {"_id": "<message id>"}')
-        except (RoomError, ChatRuleError) as exc:
-            return _error(exc)
-        result: dict[str, Any] = await self._post_once(socket, payload, marker)
+        result: dict[str, Any] = await self._post_once(socket, data, marker)
         return result
 
     async def _post(self, socket: Socket, payload: dict[str, Any], *, msg_id: str) -> None:
         user, name = socket.data["user"], socket.data["name"]
         room = payload["roomId"]
-        posted = self.book.post(
-            room, user, name, payload["text"], client_id=msg_id, now=self.clock()
-        )
+        text, now = payload["text"], self.clock()
+        posted = self.book.post(room, user, name, text, client_id=msg_id, now=now)
         if self.presence.stop_typing(user, room):
             await self._send_typing(room)
         await self.chat.to(socketio_room(room)).emit("message", self.book.wire(posted.message))
 
-    async def typing(self, socket: Socket, data: Any = None) -> None:
+    async def typing(self, socket: Socket, data: dict[str, Any]) -> None:
         """``typing {roomId, typing}``: start, renew or stop this user's notice."""
-        try:
-            payload = _payload(data, "typing")
-            room = check_room_id(payload.get("roomId"))
-            if not isinstance(payload.get("typing"), bool):
-                raise ChatRuleError("typing", "typing must be true or false")
-            self.book.require_member(socket.data["user"], room)
-        except (RoomError, ChatRuleError) as exc:
-            await socket.emit_error(str(exc), field=exc.field, event="typing")
-            return
-        if self.presence.set_typing(socket.id, room, payload["typing"], self.clock()):
-            await self._send_typing(room)
+        if self.presence.set_typing(socket.id, data["roomId"], data["typing"], self.clock()):
+            await self._send_typing(data["roomId"])
         self._ensure_ticker()
 
-    async def delivered(self, socket: Socket, data: Any = None) -> None:
+    async def delivered(self, socket: Socket, data: dict[str, Any]) -> None:
         """``delivered {roomId, upTo}``: this client has every message up to ``upTo``."""
-        try:
-            payload = _payload(data, "delivered")
-            room = check_room_id(payload.get("roomId"))
-            up_to = payload.get("upTo")
-            if isinstance(up_to, bool) or not isinstance(up_to, int):
-                raise ChatRuleError("upTo", "upTo must be a message seq (an integer)")
-            settled = self.book.acknowledge(socket.data["user"], room, up_to)
-        except (RoomError, ChatRuleError) as exc:
-            await socket.emit_error(str(exc), field=exc.field, event="delivered")
-            return
+        settled = self.book.acknowledge(socket.data["user"], data["roomId"], data["upTo"])
         await self._send_receipts(settled)
 
     # -- helpers -----------------------------------------------------------------------

@@ -19,15 +19,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import re
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w  # type: ignore[import-untyped]
 
+from .. import kernel
+from .._registry import Registry
 from ..backoff import Backoff
 from ..client import ClientState
 from ..kernel import wait_until
-from ..reactive import BackgroundTasks, close_tree
+from ..reactive import NOTEBOOK_RECONNECTION, BackgroundTasks, Component
 from .client import ChatClient, ChatLine
 
 __all__ = ["TICKS", "AppPane", "panes_side_by_side"]
@@ -71,15 +74,19 @@ def render_line(line: ChatLine) -> str:
     )
 
 
-class AppPane:
+class AppPane(Component):
     """One user's window on the chat app.
 
     Args:
         chat: the client to draw (connected or not yet); the pane owns it and
             :meth:`close` closes it.
+        registry: where the pane is kept, as ``"app pane <name>"`` (re-running the
+            cell that opened it closes the old one); None keeps it nowhere.
     """
 
-    def __init__(self, chat: ChatClient) -> None:
+    kind = "chat app pane"
+
+    def __init__(self, chat: ChatClient, *, registry: Registry | None = kernel.registry) -> None:
         self.chat = chat
         self.name = chat.name
         self.closed = False
@@ -125,6 +132,7 @@ class AppPane:
             layout=w.Layout(width="400px", border="1px solid #ccc", padding="6px", margin="4px"),
         )
         self.widget.add_class("wslearn-app-pane")
+        self.widget.add_class("wslearn-app-pane-" + re.sub(r"[^a-z0-9]+", "-", self.name.lower()))
         self.input.observe(self._on_keystroke, names="value")
         self.input.on_msg(self._on_input_message)
         self.send_button.on_click(lambda _b: self.press_enter())
@@ -133,6 +141,7 @@ class AppPane:
         self.join_button.on_click(lambda _b: self._room_action(create=False))
         self.create_button.on_click(lambda _b: self._room_action(create=True))
         chat.on_change(self.render)
+        self._register(registry, f"app pane {self.name}")
         self.render()
 
     @classmethod
@@ -142,11 +151,14 @@ class AppPane:
         name: str,
         *,
         room: str | None = None,
-        reconnection: Backoff | None = Backoff(),  # noqa: B008 - frozen, safe to share
+        reconnection: Backoff | None = NOTEBOOK_RECONNECTION,
+        registry: Registry | None = kernel.registry,
     ) -> AppPane:
         """Sign in as ``name``, connect, and show the lobby (or join ``room``)."""
-        pane = cls(ChatClient(url, name, reconnection=reconnection))
+        pane = cls(ChatClient(url, name, reconnection=reconnection), registry=registry)
         try:
+            if registry is not None:
+                await registry.settle()  # the pane it replaces has closed
             await pane.chat.connect()
             if room is not None:
                 await pane.chat.join(room)
@@ -157,11 +169,6 @@ class AppPane:
 
     def __repr__(self) -> str:
         return f"<AppPane {self.name} #{self.chat.current}>"
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        bundle: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = repr(self)
-        return bundle
 
     # -- actions --------------------------------------------------------------------
 
@@ -191,7 +198,7 @@ class AppPane:
         self._stop_typing_timer()
         await self.tasks.cancel_all()
         await self.chat.close()
-        close_tree(self.widget)
+        self._close_widgets()
 
     # -- drawing --------------------------------------------------------------------
 
@@ -295,4 +302,6 @@ def panes_side_by_side(*panes: AppPane) -> PaneRow:
     """Lay panes out in one row, in one output."""
     row = PaneRow([pane.widget for pane in panes], layout=w.Layout(flex_flow="row wrap"))
     row.names = tuple(pane.name for pane in panes)
+    for pane in panes:
+        pane._placed_in(row)  # a pane that closes leaves the row
     return row

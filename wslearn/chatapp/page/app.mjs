@@ -5,7 +5,10 @@ import { ChatSession } from "./chat.mjs";
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 
-const session = new ChatSession(location.origin, { storage: sessionStorage });
+// The endpoint sits beside the page: at /socket.io/ when the page is at /, and at
+// /user/.../proxy/8000/socket.io/ behind jupyter-server-proxy (Binder, JupyterHub).
+const path = new URL("socket.io/", location.href).pathname;
+const session = new ChatSession(location.origin, { storage: sessionStorage, path });
 window.wslearnChat = session; // for the browser test and the curious
 
 const TICKS = { queued: "…", sent: "✓", delivered: "✓✓", failed: "!" };
