@@ -79,3 +79,40 @@ def test_a_tapped_frame_reads_as_one_line() -> None:
     compressed = TappedFrame(3, "server", Opcode.TEXT, True, True, b"\x01\x02", 4)
     assert str(compressed) == "#3 server→client TEXT RSV1 4 B (compressed)"
     assert compressed.text is None
+
+
+async def test_namespaces_share_one_tcp_connection_with_their_packets_interleaved() -> None:
+    from wslearn.client import Client
+    from wslearn.exceptions import ConnectRefusedError
+    from wslearn.server import Server
+
+    server = await Server().start()
+    chat, notifications = server.of("/chat"), server.of("/notifications")
+    checked: list[str] = []
+
+    def chat_only_with_a_name(socket: object, auth: dict[str, str]) -> None:  # /chat's only
+        checked.append("/chat")
+        if not auth.get("name"):
+            raise ConnectRefusedError("a name is needed on /chat")
+
+    chat.use(chat_only_with_a_name)
+    chat.on("say", lambda socket, text: f"chat got {text}")
+    notifications.on("seen", lambda socket, n: f"notification {n} seen")
+    tap = await WireTap(server.port).start()
+    client = Client(tap.url(), namespaces=("/chat", "/notifications"), auth={"name": "Ann"})
+    try:
+        await client.connect()
+        for n in range(2):
+            assert await client.call("say", f"hi {n}", namespace="/chat") == [f"chat got hi {n}"]
+            assert await client.call("seen", n, namespace="/notifications") == [
+                f"notification {n} seen"
+            ]
+    finally:
+        await client.disconnect()
+        await tap.stop()
+        await server.stop()
+    assert len(tap.connections) == 1  # one TCP connection for both namespaces
+    assert checked == ["/chat"]  # /notifications has no middleware
+    events = [f.text for f in tap.frames if f.text is not None and f.text.startswith(("42", "43"))]
+    spaces = [text.split(",")[0][2:].rstrip("0123456789") for text in events]
+    assert spaces == ["/chat", "/chat", "/notifications", "/notifications"] * 2
