@@ -13,9 +13,11 @@ import socketio
 from support import WIRE_TIMEOUT, eventually
 from websockets.asyncio.client import connect
 
-from wslearn.chatapp.app import CHAT_NAMESPACE, ChatApp, browser_url
+from wslearn.chatapp.app import CHAT_NAMESPACE, PAGE_DIR, ChatApp, browser_url
 from wslearn.chatapp.client import ChatClient, SignInError
+from wslearn.chatapp.tokens import ChatTokens
 from wslearn.proxy import LinkProxy
+from wslearn.server import Server
 
 AppFactory = Callable[..., Awaitable[ChatApp]]
 ChatFactory = Callable[..., Awaitable[ChatClient]]
@@ -384,3 +386,25 @@ async def test_the_page_is_served_beside_the_app_on_the_same_port(app: ChatApp) 
 async def test_browser_url_goes_through_the_hub_proxy_when_there_is_one(app: ChatApp) -> None:
     assert browser_url(app, prefix="") == app.page_url
     assert browser_url(app, prefix="/user/ann/") == f"/user/ann/proxy/{app.server.port}/"
+
+
+async def test_a_client_whose_token_expires_is_closed_and_signs_in_again_by_itself(
+    chat: ChatFactory,
+) -> None:
+    app = ChatApp(
+        Server(static={"/": PAGE_DIR}, close_timeout=0.5),
+        tokens=ChatTokens(lifetime=1.0, leeway=0.0),
+    )
+    await app.start()
+    try:
+        alice = await chat(app, "Alice")
+        first = alice.token
+        reasons: list[str] = []
+        alice.client.on("disconnect", reasons.append, namespace=CHAT_NAMESPACE)
+        await alice.wait_for(lambda c: reasons and c.client.connected, timeout=10)
+        assert alice.token != first  # a fresh token, fetched by the auth callable
+        assert "your token expired" in " ".join(alice.errors)
+        await alice.send("after the refresh")
+        await alice.wait_for(lambda c: c.lines()[-1].status != "queued")
+    finally:
+        await app.stop()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from wslearn.chatapp.tokens import ChatTokens, Identity, TokenRefused
+from wslearn.chatapp.tokens import ChatTokens, Identity, TokenRefused, expires_at
 from wslearn.exceptions import UsageError
 
 KEY = b"k" * 32
@@ -67,3 +67,10 @@ def test_a_short_key_is_refused_when_configured_and_never_shown() -> None:
     with pytest.raises(UsageError):
         ChatTokens(b"short")
     assert "k" * 32 not in repr(ChatTokens(KEY))
+
+
+def test_a_client_can_read_when_its_token_runs_out_without_the_key() -> None:
+    token = ChatTokens(KEY, lifetime=60).issue("alice", "Alice", now=1000)
+    assert expires_at(token) == 1060
+    assert expires_at("not a token") is None
+    assert expires_at("a.!!!.c") is None

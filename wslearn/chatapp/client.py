@@ -25,6 +25,7 @@ whenever :meth:`ChatClient.on_change` listeners are told.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ from ..outbox import ChangeKind, Outbox, OutboxChange
 from ..reliable import ReliableEmitter
 from .app import CHAT_NAMESPACE
 from .history import DEFAULT_ROOM
+from .tokens import expires_at
 
 __all__ = ["ChatClient", "ChatLine", "RoomView", "SignInError"]
 
@@ -119,7 +121,7 @@ class ChatClient:
         self.client = Client(
             url,
             namespaces=(CHAT_NAMESPACE,),
-            auth=lambda: {"token": self.token},
+            auth=self._auth,
             reconnection=reconnection,
         )
         self.reliable: ReliableEmitter | None = None
@@ -201,6 +203,14 @@ class ChatClient:
         self.token, self.user = reply["token"], reply["user"]["id"]
         self.name = reply["user"]["name"]
         return self.token
+
+    async def _auth(self) -> dict[str, str]:
+        """The CONNECT payload, at every (re)connection: sign in again first when the
+        token has run out (the server closes a session whose token expires)."""
+        expires = expires_at(self.token) if self.token else None
+        if not self.token or (expires is not None and expires <= time.time() + 1):
+            await self.sign_in()
+        return {"token": self.token}
 
     async def connect(self) -> None:
         """Sign in (once), connect to ``/chat`` and show the lobby."""

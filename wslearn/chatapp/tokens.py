@@ -12,6 +12,8 @@ when its token expires (the page then signs in again by name).
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from ..auth import JWTConfig, require_token
 from ..exceptions import TokenError
 from ..namespace import Middleware
 
-__all__ = ["ChatTokens", "Identity", "TokenRefused"]
+__all__ = ["ChatTokens", "Identity", "TokenRefused", "expires_at"]
 
 
 class TokenRefused(Exception):
@@ -54,6 +56,18 @@ class Identity:
     expires: float
 
 
+def expires_at(token: str) -> float | None:
+    """The ``exp`` a token says it has, read without checking anything (a client uses
+    it to sign in again before its token runs out); None if it cannot be read."""
+    try:
+        body = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (IndexError, ValueError):
+        return None
+    exp = claims.get("exp") if isinstance(claims, dict) else None
+    return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+
 class ChatTokens:
     """Issue and verify sign-in tokens.
 
@@ -62,6 +76,7 @@ class ChatTokens:
             tokens are valid for this process only (a restarted ``python -m wslearn
             chat`` has its users sign in again: the page does it by itself).
         lifetime: seconds a token is valid.
+        leeway: seconds of clock difference forgiven (see :class:`wslearn.auth.JWTConfig`).
         clock: seconds since the epoch (tests and notebooks pass their own).
 
     Raises:
@@ -73,10 +88,11 @@ class ChatTokens:
         secret: bytes | None = None,
         *,
         lifetime: float = 12 * 3600,
+        leeway: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         key = secrets.token_bytes(32) if secret is None else secret
-        self.config = JWTConfig(key, ttl=lifetime)
+        self.config = JWTConfig(key, ttl=lifetime, leeway=leeway)
         self.lifetime = lifetime
         self.clock = clock
 

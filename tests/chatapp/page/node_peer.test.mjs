@@ -149,3 +149,47 @@ test("when the server goes away it reconnects by itself, polling then upgrading 
     again.close();
   }
 });
+
+test("long-polling alone works too (no upgrade)", { skip }, async () => {
+  const m = manager({ transports: ["polling"] });
+  const transports = [];
+  m.on("transport", (name) => transports.push(name));
+  const socket = m.socket("/").connect();
+  await waitFor(() => socket.connected, 5000, "connect");
+  assert.equal(await socket.timeout(2000).emitWithAck("echo", "polled"), "polled");
+  await new Promise((resolve) => setTimeout(resolve, 700)); // heartbeats over polling
+  assert.equal(await socket.timeout(2000).emitWithAck("echo", "still"), "still");
+  assert.deepEqual(transports, ["polling"]);
+});
+
+test("a half-open link (nothing arrives, nothing closes) is noticed by the heartbeat", { skip }, async () => {
+  // A TCP relay that can stop forwarding without closing anything.
+  const net = await import("node:net");
+  const target = io.httpServer.address().port;
+  let paused = false;
+  const held = [];
+  const relay = net.createServer((downstream) => {
+    const upstream = net.connect(target, "127.0.0.1");
+    const pipe = (from, to) => from.on("data", (chunk) => (paused ? held.push(chunk) : to.write(chunk)));
+    pipe(downstream, upstream);
+    pipe(upstream, downstream);
+    const end = () => { downstream.destroy(); upstream.destroy(); };
+    downstream.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  try {
+    const m = new Manager(`http://127.0.0.1:${relay.address().port}`, { ...FAST, transports: ["websocket"] });
+    managers.push(m);
+    const socket = m.socket("/").connect();
+    await waitFor(() => socket.connected, 5000, "connect");
+    const reason = new Promise((resolve) => socket.on("disconnect", resolve));
+    paused = true;
+    assert.equal(await reason, "ping timeout"); // the client's own deadline, not a close
+    paused = false;
+    await waitFor(() => socket.connected, 8000, "the reconnection after the link came back");
+    m.close();
+  } finally {
+    relay.close();
+  }
+});
