@@ -23,10 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
+from ._service import Service
 from .client import Client
 
-__all__ = ["FanoutFigure", "measure_fanout"]
+__all__ = ["FanoutFigure", "ServerProcess", "measure_fanout"]
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -62,26 +64,79 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
 
 
+class ServerProcess(Service):
+    """``python -m wslearn serve`` in a subprocess: the guide's chat server, on its own.
+
+    Args:
+        redis_url: join the cluster on this Redis (``--redis``), or None to run alone.
+    """
+
+    def __init__(self, redis_url: str | None = None) -> None:
+        self.redis_url = redis_url
+        self.proc: asyncio.subprocess.Process | None = None
+        self.url = ""
+        self._drain: asyncio.Task[bytes] | None = None
+
+    def __repr__(self) -> str:
+        cluster = f" on {self.redis_url}" if self.redis_url else ""
+        return f"<ServerProcess {self.url or 'stopped'}{cluster}>"
+
+    @property
+    def running(self) -> bool:
+        """True while the process runs."""
+        return self.proc is not None and self.proc.returncode is None
+
+    async def start(self) -> Self:
+        """Start it and wait for its "listening" line (a free port on 127.0.0.1).
+
+        Raises:
+            RuntimeError: it exited instead (its first line says why).
+        """
+        if self.running:
+            return self
+        args = [sys.executable, "-m", "wslearn", "serve", "--port", "0"]
+        if self.redis_url is not None:
+            args += ["--redis", self.redis_url]
+        self.proc = proc = await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        assert proc.stdout is not None
+        line = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode()
+        if "listening on " not in line:
+            await self.stop()
+            raise RuntimeError(f"the server process did not start: {line.strip()!r}")
+        self.url = line.split("listening on ")[1].split()[0]
+        # Keep reading what it prints (its warnings), so a full pipe never blocks it.
+        self._drain = asyncio.create_task(proc.stdout.read())
+        return self
+
+    async def stop(self) -> None:
+        """SIGTERM (a clean stop), SIGKILL after 5 s; stopping twice does nothing."""
+        proc, self.proc = self.proc, None
+        if proc is not None:
+            await _stop([proc])
+        if self._drain is not None:
+            await self._drain
+            self._drain = None
+
+    async def kill(self) -> None:
+        """SIGKILL: a crash, no goodbye to anyone."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+        await self.stop()
+
+
 async def _start_server(redis_url: str | None) -> tuple[asyncio.subprocess.Process, str]:
-    args = [sys.executable, "-m", "wslearn", "serve", "--port", "0"]
-    if redis_url is not None:
-        args += ["--redis", redis_url]
-    proc = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 15)).decode()
-    if "listening on " not in line:
-        proc.kill()
-        await proc.wait()
-        raise RuntimeError(f"the server process did not start: {line!r}")
-    return proc, line.split("listening on ")[1].split()[0]
+    server = await ServerProcess(redis_url).start()
+    assert server.proc is not None
+    return server.proc, server.url
 
 
 async def _stop(procs: list[asyncio.subprocess.Process]) -> None:
     for proc in procs:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
+
     for proc in procs:
         try:
             await asyncio.wait_for(proc.wait(), 5)
