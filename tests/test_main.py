@@ -63,6 +63,27 @@ async def test_serve_runs_the_chat_until_sigint_and_exits_cleanly() -> None:
     assert stderr.decode() == ""
 
 
+async def test_serve_enforces_the_room_rules() -> None:
+    proc, url = await start_serve()
+    try:
+        member = socketio.AsyncClient(reconnection=False)
+        outsider = socketio.AsyncClient(reconnection=False)
+        for client in (member, outsider):
+            await client.connect(url, transports=["websocket"], wait_timeout=10)
+        await member.call("join-room", "room-123", timeout=10)
+        post = {"roomId": "room-123", "message": "not a member"}
+        refused = await outsider.call("send-message", post, timeout=10)
+        assert refused["error"]["rule"] == "not member"
+        spy = await outsider.call("join-room", member.get_sid(), timeout=10)
+        assert spy["error"]["rule"] == "private"
+        for client in (member, outsider):
+            await client.disconnect()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0
+
+
 async def test_sigterm_also_stops_the_server_cleanly() -> None:
     proc, _ = await start_serve()
     proc.send_signal(signal.SIGTERM)

@@ -256,3 +256,22 @@ async def test_a_server_without_event_middleware_dispatches_as_before(
     await client.connect()
     await client.send('421["echo",' + json.dumps("ünïcode") + "]")
     assert await client.recv() == '431["ünïcode"]'
+
+
+async def test_a_handler_can_refuse_like_middleware(
+    server: Server, raw_client: RawFactory
+) -> None:
+    @server.on("post")
+    def post(socket: Socket, room: str) -> None:
+        raise EventRefusedError("join it first", field="roomId", rule="not member")
+
+    client = await raw_client(server)
+    await client.connect()
+    await client.send('42["post","r"]', '421["post","r"]')
+    assert await client.recv() == (
+        '42["error",{"message":"join it first","event":"post","field":"roomId",'
+        '"rule":"not member"}]'
+    )
+    assert await client.recv() == (
+        '431[{"error":{"message":"join it first","field":"roomId","rule":"not member"}}]'
+    )

@@ -29,6 +29,7 @@ PURE_MODULES = [
     "recovery",
     "exceptions",
     "claims",
+    "room_rules",
     "static",
     "_html",
     "chatapp.rules",

@@ -33,6 +33,12 @@ none is called ``guest-`` plus the start of its socket id; a name that is not a
 non-empty printable string of at most :data:`MAX_NAME_LENGTH` characters is refused
 with a CONNECT_ERROR saying so. A payload of the wrong shape is answered with an
 ``error`` event naming the field.
+
+Rooms follow :mod:`wslearn.room_rules`: a client joins only rooms with a sensible
+name (printable, at most the server's ``max_room_name_length``), never another
+socket's private id room, and at most the server's ``max_rooms_per_socket`` of them;
+it sends messages and typing notices only to rooms it is in. A refusal is an
+``error`` event (or the ack's error) with ``field: "roomId"`` and the ``rule``.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from typing import Any
 
 from .exceptions import ConnectRefusedError
 from .namespace import Socket
+from .room_rules import RoomPolicy
 from .server import Server
 
 __all__ = ["MAX_NAME_LENGTH", "add_chat_handlers", "check_name", "iso_timestamp"]
@@ -96,6 +103,7 @@ def add_chat_handlers(server: Server, clock: Callable[[], str] = iso_timestamp) 
             whose outputs must not change between runs).
     """
     namespace = server.of("/")
+    rules = RoomPolicy(server)
 
     def users(room: str) -> list[str]:
         members = server.registry.members("/", room)
@@ -116,9 +124,7 @@ def add_chat_handlers(server: Server, clock: Callable[[], str] = iso_timestamp) 
 
     @server.on("join-room")
     async def join_room(socket: Socket, room_id: Any = None) -> None:
-        if not isinstance(room_id, str) or not room_id:
-            await socket.emit_error("room id must be a non-empty string", field="roomId")
-            return
+        room_id = rules.check_join(socket, room_id)
         socket.join(room_id)
         _rooms(socket).add(room_id)
         logger.info("%s joined room %s", socket.id, room_id)
@@ -143,23 +149,21 @@ def add_chat_handlers(server: Server, clock: Callable[[], str] = iso_timestamp) 
             if not isinstance(data.get(field), str):
                 await socket.emit_error(f"{field} must be a string", field=field)
                 return
+        room = rules.check_post(socket, data["roomId"])  # never a room it is not in
         message = {
             "userId": socket.id,
             "name": _name(socket),
             "message": data["message"],
             "timestamp": clock(),
         }
-        await server.to(data["roomId"]).emit("receive-message", message)
+        await server.to(room).emit("receive-message", message)
 
     @server.on("typing")
     async def typing(socket: Socket, data: Any = None) -> None:
         if not isinstance(data, dict) or not isinstance(data.get("typing"), bool):
             await socket.emit_error("typing expects {roomId, typing: true|false}", field="typing")
             return
-        room = data.get("roomId")
-        if not isinstance(room, str) or room not in _rooms(socket):
-            await socket.emit_error("join the room before typing in it", field="roomId")
-            return
+        room = rules.check_post(socket, data.get("roomId"))
         notice = {"roomId": room, "name": _name(socket), "typing": data["typing"]}
         await socket.to(room).emit("user-typing", notice)
 

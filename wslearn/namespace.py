@@ -10,6 +10,9 @@ client that connects to it gets a :class:`Socket`, which the handlers receive fi
 
 A handler's return value becomes the acknowledgement when the client asked for one:
 ``None`` sends ``[]``, a tuple sends its items, anything else is sent as ``[value]``.
+A handler (or event middleware, see :meth:`Namespace.use_event`) that raises
+:class:`~wslearn.exceptions.EventRefusedError` refuses the event: the client gets the
+ack ``[{"error": {...}}]`` or an ``error`` event naming it.
 
 Sending to many sockets goes through a :class:`~wslearn.broadcast.BroadcastOperator`, an immutable
 description of "who" (rooms, excluded rooms, excluded sockets) whose :meth:`emit`
@@ -578,6 +581,8 @@ class Namespace:
             result = await call_handler(handler, *args)
             if ack is not None:
                 socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
+        except EventRefusedError as refusal:  # a handler may refuse as middleware does
+            await refuse_event(socket, name, ack, refusal)
         except Exception as exc:
             logger.exception("the %r handler of namespace %s raised", name, self.name)
             await socket.emit_error(

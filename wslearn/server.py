@@ -115,6 +115,10 @@ class Server(Service):
         static: serve files next to the endpoint: URL prefix to folder, e.g.
             ``{"/": "page"}`` (GET and HEAD; see :mod:`wslearn.static`). Without it
             every other path is a 404.
+        max_room_name_length: the longest room name, in code points, a client may
+            ask for (see :mod:`wslearn.room_rules`).
+        max_rooms_per_socket: how many rooms a socket may be in besides its own,
+            when a client asks to join (see :mod:`wslearn.room_rules`).
         compression: permessage-deflate settings (see :mod:`wslearn.compression`),
             or None (default) to decline compression. Off by default, as in Node's
             socket.io since v3: a chat server's messages are mostly small, where
@@ -143,6 +147,8 @@ class Server(Service):
         parser: Parser = JSON_PARSER,
         adapter: Adapter | None = None,
         static: Mapping[str, str | os.PathLike[str]] | None = None,
+        max_room_name_length: int = 256,
+        max_rooms_per_socket: int = 100,
         compression: Compression | None = None,
     ) -> None:
         for name, value in [
@@ -153,6 +159,8 @@ class Server(Service):
             ("max_payload", max_payload),
             ("outgoing_queue_size", outgoing_queue_size),
             ("max_pending_events", max_pending_events),
+            ("max_room_name_length", max_room_name_length),
+            ("max_rooms_per_socket", max_rooms_per_socket),
         ]:
             if not value > 0:
                 raise UsageError(f"{name} must be positive, got {value!r}")
@@ -168,6 +176,8 @@ class Server(Service):
         self.outgoing_queue_size = outgoing_queue_size
         self.max_pending_events = max_pending_events
         self.close_timeout = close_timeout
+        self.max_room_name_length = max_room_name_length
+        self.max_rooms_per_socket = max_rooms_per_socket
         self.compression = compression
 
         self.parser = parser

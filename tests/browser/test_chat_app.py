@@ -6,13 +6,15 @@ test's thread). Alice opens the page directly; Bob opens it through JupyterLab's
 jupyter-server-proxy (``/proxy/<port>/``), the way Binder serves it. They chat both
 ways with the notebook-side client, see each other's presence and typing, get their
 ticks, and then the server restarts mid-conversation: the pages reconnect by
-themselves and the message written meanwhile is delivered once. The screenshots go to
-docs/ (the README shows one).
+themselves and the message written meanwhile is delivered once. The screenshots are
+saved as artifacts (under ``$WSLEARN_ARTIFACTS`` when set, else the test's temporary
+folder); docs/chat-app.png, in the README, is a copy of one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -28,7 +30,6 @@ from wslearn.server import Server
 from .conftest import Lab
 
 T = TypeVar("T")
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 WAIT = 20_000  # ms: generous bounds for a loaded machine; none decides a pass
 
 
@@ -117,8 +118,10 @@ async def _texts_of(client: ChatClient) -> list[str]:
 
 
 def test_two_browsers_and_a_notebook_client_chat_through_a_server_restart(
-    browser: Any, lab: Lab, chat: AppThread
+    browser: Any, lab: Lab, chat: AppThread, tmp_path: Path
 ) -> None:
+    artifacts = Path(os.environ.get("WSLEARN_ARTIFACTS", tmp_path))
+    artifacts.mkdir(parents=True, exist_ok=True)
     app = chat.app
     port = app.server.port
     errors: list[str] = []
@@ -190,7 +193,7 @@ def test_two_browsers_and_a_notebook_client_chat_through_a_server_restart(
         alice.wait_for_selector("[data-testid=unread-python]", timeout=WAIT)
         assert alice.text_content("[data-testid=unread-python]") == "1"
         chat.run(nora.show("lobby"))
-        alice.screenshot(path=str(DOCS / "chat-app.png"))
+        alice.screenshot(path=str(artifacts / "chat-app.png"))
 
         # The server restarts mid-conversation.
         chat.run(app.stop())
@@ -200,7 +203,7 @@ def test_two_browsers_and_a_notebook_client_chat_through_a_server_restart(
         )
         say(alice, "written while the server was down")
         assert tick_of(alice, "written while the server was down") == "queued"
-        alice.screenshot(path=str(DOCS / "chat-app-reconnecting.png"))
+        alice.screenshot(path=str(artifacts / "chat-app-reconnecting.png"))
         chat.run(app.start(port=port))
         for page in (alice, bob):
             page.wait_for_function(
@@ -228,6 +231,7 @@ def test_two_browsers_and_a_notebook_client_chat_through_a_server_restart(
         assert chat.run(_texts_of(nora)) == expected
         assert [m.text for m in app.book.room("lobby").history] == expected
         assert errors == []
+        assert (artifacts / "chat-app.png").stat().st_size > 0
     finally:
         alice_ctx.close()
         bob_ctx.close()
