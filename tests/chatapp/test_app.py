@@ -408,3 +408,20 @@ async def test_a_client_whose_token_expires_is_closed_and_signs_in_again_by_itse
         await alice.wait_for(lambda c: c.lines()[-1].status != "queued")
     finally:
         await app.stop()
+
+
+async def test_a_new_tab_knows_the_rooms_joined_before_with_their_unread_counts(
+    app: ChatApp, chat: ChatFactory
+) -> None:
+    alice, bob = await chat(app, "Alice"), await chat(app, "Bob")
+    await alice.join("side", create=True)
+    await bob.join("side")
+    await alice.close()
+    await bob.send("while Alice had no tab open")
+    await eventually(lambda: app.book.unread("alice", "side") == 1)
+    again = await chat(app, "Alice")
+    await again.wait_for(lambda c: c.unread("side") == 1)
+    assert again.current == "lobby" and not again.rooms["side"].opened
+    await again.show("side")
+    assert texts(again, "side") == ["while Alice had no tab open"]
+    assert again.unread("side") == 0

@@ -132,7 +132,7 @@ export class ChatSession extends Emitter {
   }
 
   async show(id) {
-    if (!this.rooms.has(id)) return this.join(id);
+    if (!this.rooms.get(id)?.opened) return this.join(id); // its history not loaded yet
     this.current = id;
     this.rooms.get(id).unread = 0;
     this.changed();
@@ -144,6 +144,7 @@ export class ChatSession extends Emitter {
     if (reply.error) return reply;
     this.epoch = reply.epoch ?? this.epoch;
     const room = this.ensureRoom(id);
+    room.opened = true;
     for (const message of reply.messages) room.messages.set(message.seq, message);
     Object.assign(room, { hasMore: reply.hasMore, presence: reply.presence, typing: reply.typing });
     this.current = id;
@@ -175,7 +176,8 @@ export class ChatSession extends Emitter {
     const reply = await this.call("rooms");
     this.roomList = reply.rooms ?? [];
     for (const summary of this.roomList) {
-      const room = this.rooms.get(summary.id);
+      // Rooms joined earlier (in another tab, before a reload) count unread too.
+      const room = summary.joined ? this.ensureRoom(summary.id) : this.rooms.get(summary.id);
       if (room && summary.id !== this.current) room.unread = summary.unread;
     }
     this.changed();
