@@ -30,6 +30,7 @@ PURE_MODULES = [
     "exceptions",
     "claims",
     "room_rules",
+    "ratelimit",
     "static",
     "_html",
     "chatapp.rules",

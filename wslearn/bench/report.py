@@ -312,7 +312,7 @@ def plot(report: dict[str, Any]) -> Any:
         ),
     ]
     figure = Figure(figsize=(12, 5.5), layout="constrained")
-    axes = figure.subplots(1, 2, width_ratios=[5, 2])
+    axes = figure.subplots(1, 2, width_ratios=[3, 2])
     height = 0.8 / max(1, len(keys))
     for ax, (title, columns) in zip(axes, panels, strict=True):
         for i, key in enumerate(keys):
@@ -326,7 +326,8 @@ def plot(report: dict[str, Any]) -> Any:
         )
         ax.invert_yaxis()
         ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}{TIMES}"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.3g}{TIMES}"))
+        ax.tick_params(axis="x", labelrotation=30)
         ax.set_title(title)
     handles, labels = axes[0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside lower center", ncols=min(4, len(keys)))
