@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=120 \
                --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: lab test lint typecheck unit nbval notebooks node-peers page-tests autobahn clean
+.PHONY: lab test lint typecheck unit nbval notebooks node-peers page-tests bench autobahn clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,15 @@ autobahn: $(STAMP)
 # Re-execute every notebook in a fresh kernel and store its outputs.
 notebooks: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/store_notebooks.py notebooks/*.ipynb
+
+# The full benchmark for the README (minutes; run it on a quiet machine): wslearn's
+# server next to raw websockets, python-socketio and Node's socket.io. Results go to
+# bench-results/. Extra options in BENCH_ARGS, e.g.
+#   make bench BENCH_ARGS="--wslearn-src before=/work/baseline --wslearn-src after=."
+BENCH_ARGS ?=
+
+bench: $(STAMP) node-peers
+	$(BIN)/python -m wslearn bench --full $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

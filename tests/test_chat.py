@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from support import CLOCK, ServerFactory, SioFactory
 
-from wslearn.chat import MAX_NAME_LENGTH, add_chat_handlers, check_name, iso_timestamp
+from wslearn.chat import (
+    MAX_MESSAGE_LENGTH,
+    MAX_NAME_LENGTH,
+    add_chat_handlers,
+    check_name,
+    iso_timestamp,
+)
 from wslearn.client import Client
 from wslearn.exceptions import ConnectRefusedError
 from wslearn.server import Server
@@ -197,7 +203,7 @@ async def test_typing_reaches_the_others_in_the_room_but_not_the_typist(
     ("payload", "field"),
     [
         ({"roomId": "r", "typing": "yes"}, "typing"),
-        (None, "typing"),
+        (None, "data"),
         ({"roomId": "elsewhere", "typing": True}, "roomId"),
     ],
 )
@@ -287,3 +293,20 @@ async def test_typing_into_a_room_not_joined_is_refused(chat_server: Server, nam
     alice = await named(chat_server, "Alice")
     [reply] = await alice.call("typing", {"roomId": "r", "typing": True}, timeout=5)
     assert reply["error"]["rule"] == "not member"
+
+
+async def test_a_message_of_exactly_the_limit_passes_and_one_more_code_point_does_not(
+    chat_server: Server, sio_client: SioFactory
+) -> None:
+    client = await sio_client(chat_server)
+    inbox = collect(client, "receive-message")
+    await client.call("join-room", "r", timeout=5)
+    at_limit = "😀" * MAX_MESSAGE_LENGTH
+    assert (
+        await client.call("send-message", {"roomId": "r", "message": at_limit}, timeout=5) is None
+    )
+    _, message = await asyncio.wait_for(inbox.get(), 5)
+    assert message["message"] == at_limit
+    over = at_limit + "!"
+    reply = await client.call("send-message", {"roomId": "r", "message": over}, timeout=5)
+    assert reply["error"]["field"] == "message" and reply["error"]["rule"] == "string_too_long"

@@ -2,7 +2,7 @@
 
 Most tests run websockets' sans-I/O protocols against each other (bytes in, frames
 out, no socket) and read the RSV1 bit off the serialized frames; the last ones run
-real servers and clients on loopback through a :class:`~wslearn.wiretap.WireTap`.
+real servers and clients on loopback through a :class:`~wslearn.tap.WireTap`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from wslearn.echo import EchoServer
 from wslearn.exceptions import UsageError
 from wslearn.frames import Opcode, decode_frame
 from wslearn.server import Server
-from wslearn.wiretap import WireTap
+from wslearn.tap import WireTap
 
 ROOT = Path(__file__).resolve().parent.parent
 

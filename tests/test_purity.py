@@ -30,11 +30,16 @@ PURE_MODULES = [
     "exceptions",
     "claims",
     "room_rules",
+    "ratelimit",
+    "wiretap",
     "static",
     "_html",
     "chatapp.rules",
     "chatapp.history",
     "chatapp.presence",
+    "bench.wire",
+    "bench.stats",
+    "bench.machine",
 ]
 
 FORBIDDEN = ("asyncio", "socket")
@@ -120,3 +125,26 @@ def test_the_probe_detects_a_module_that_imports_asyncio(tmp_path: Path) -> None
         check=True,
     )
     assert "asyncio" in json.loads(result.stdout)["after"]
+
+
+def test_the_probe_checks_a_subpackage_module_without_running_the_subpackage_init(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "__init__.py").write_text("import asyncio\n", encoding="utf-8")
+    (tmp_path / "sub" / "pure.py").write_text("import json\n", encoding="utf-8")
+    (tmp_path / "sub" / "impure.py").write_text("import socket\n", encoding="utf-8")
+
+    def after(name: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE, str(tmp_path), name, ",".join(FORBIDDEN)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        found: list[str] = json.loads(result.stdout)["after"]
+        return found
+
+    assert after("sub.pure") == []
+    assert after("sub.impure") == ["socket"]

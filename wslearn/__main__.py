@@ -21,6 +21,13 @@ once, even if the process is killed and restarted on the same log::
 
     python -m wslearn ledger --port 0 --log applied.jsonl
 
+``bench`` measures wslearn's server next to raw websockets, python-socketio and Node's
+socket.io on the same workloads, and writes the tables and a plot (see
+:mod:`wslearn.bench`)::
+
+    python -m wslearn bench            # the quick run, seconds
+    python -m wslearn bench --full     # the full run for the README, minutes
+
 Each command is a function taking the parsed arguments and returning the exit code;
 add one with another ``subparsers.add_parser`` block in :func:`build_parser`.
 """
@@ -35,6 +42,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
+from .bench.cli import add_arguments as add_bench_arguments
 from .chat import add_chat_handlers
 from .exactly_once import AppliedLog, add_ledger_handlers
 from .exceptions import ConnectFailedError
@@ -45,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subparser per command."""
     parser = argparse.ArgumentParser(
         prog="python -m wslearn",
-        description="Run wslearn's Socket.IO-compatible servers from the command line.",
+        description="Run wslearn's Socket.IO-compatible servers from the command line, "
+        "or benchmark them.",
     )
     parser.add_argument(
         "--log-level",
@@ -76,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--ping-interval", type=float, default=25.0, help="seconds")
     chat.add_argument("--ping-timeout", type=float, default=20.0, help="seconds")
+    chat.add_argument(
+        "--no-limits", action="store_true", help="turn the rate limits off (load experiments)"
+    )
     chat.set_defaults(run=run_chat)
 
     ledger = commands.add_parser(
@@ -88,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     ledger.add_argument("--ping-interval", type=float, default=25.0, help="seconds")
     ledger.add_argument("--ping-timeout", type=float, default=20.0, help="seconds")
     ledger.set_defaults(run=run_ledger)
+
+    bench = commands.add_parser(
+        "bench", help="measure the servers side by side and write tables and a plot"
+    )
+    add_bench_arguments(bench)
     return parser
 
 
@@ -148,7 +165,7 @@ async def _chat(args: argparse.Namespace) -> int:
     server = Server(
         ping_interval=args.ping_interval, ping_timeout=args.ping_timeout, static={"/": PAGE_DIR}
     )
-    ChatApp(server)  # registers its handlers on the server
+    ChatApp(server, limits=not args.no_limits)  # registers its handlers on the server
     return await _run_until_signal(server, args.host, args.port, "chat app", note=_chat_note)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl as ssl_module
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeAlias, TypeVar, overload
@@ -75,10 +76,16 @@ class ClientBase:
         close_timeout: float = 2.0,
         max_size: int | None = 16 * 2**20,
         parser: Parser = JSON_PARSER,
+        ssl: ssl_module.SSLContext | None = None,
         compression: Compression | None = CLIENT_COMPRESSION,
     ) -> None:
         self.url = url
         self.ws_url = socketio_url(url, path)
+        if ssl is not None and not self.ws_url.startswith("wss://"):
+            raise ValueError(
+                f"ssl= is for TLS servers: give an https:// or wss:// URL, got {url!r}"
+            )
+        self.ssl = ssl
         if isinstance(namespaces, str) or not namespaces:
             raise ValueError("namespaces must be a non-empty tuple such as ('/', '/chat')")
         for name in namespaces:

@@ -2,7 +2,7 @@
 
 Node's ``ws`` (the WebSocket library under socket.io) runs in
 tests/interop/node/ws_peer.mjs with ``perMessageDeflate: {threshold: 1024}``; a
-:class:`~wslearn.wiretap.WireTap` between the peers records every frame's RSV1 bit.
+:class:`~wslearn.tap.WireTap` between the peers records every frame's RSV1 bit.
 Both sides must leave messages under 1024 bytes uncompressed and compress the
 larger ones, in both directions, and every echo must come back intact.
 
@@ -24,7 +24,7 @@ from websockets.asyncio.client import connect
 from wslearn.compression import Compression
 from wslearn.echo import EchoServer
 from wslearn.frames import Opcode
-from wslearn.wiretap import TappedFrame, WireTap
+from wslearn.tap import TappedFrame, WireTap
 
 pytestmark = pytest.mark.interop
 

@@ -784,7 +784,7 @@ async def test_node_client_with_the_msgpack_parser_talks_to_a_msgpack_server(
     make_server: ServerFactory, node_client: NodeClientFactory
 ) -> None:
     from wslearn.msgpack_parser import MSGPACK_PARSER
-    from wslearn.wiretap import WireTap
+    from wslearn.tap import WireTap
 
     assert MSGPACK_PARSER is not None
     server = await make_server(parser=MSGPACK_PARSER)
