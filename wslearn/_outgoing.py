@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .compression import SharedMessage, SharingKey, prepare_shared
 from .packets import Frame
 
 __all__ = ["Outgoing"]
@@ -26,7 +27,7 @@ class Outgoing:
             send it, so the emitter hears of it before anyone is sent anything.
     """
 
-    __slots__ = ("_wire", "encoded", "frames", "size")
+    __slots__ = ("_shared", "_wire", "encoded", "frames", "size")
 
     def __init__(self, frames: Sequence[Frame]) -> None:
         self.frames = frames
@@ -49,6 +50,7 @@ class Outgoing:
         self.encoded = encoded
         self.size = size
         self._wire: bytes | None = None
+        self._shared: list[tuple[bool, SharedMessage]] | None = None
 
     @property
     def wire(self) -> bytes:
@@ -57,6 +59,20 @@ class Outgoing:
         if wire is None:
             wire = self._wire = b"".join([_frame_bytes(text, data) for text, data in self.encoded])
         return wire
+
+    def deflated(self, key: SharingKey) -> list[tuple[bool, SharedMessage]]:
+        """The frames for connections compressing with ``key``: each compressed once
+        for every connection with that key, on first use (see
+        :func:`wslearn.compression.prepare_shared`)."""
+        shared = self._shared
+        if shared is None:
+            shared = self._shared = [
+                (text, prepare_shared(data, ())) for text, data in self.encoded
+            ]
+        for _, message in shared:
+            if key not in message.compressed and len(message) >= key.threshold:
+                message.compressed.update(prepare_shared(message, (key,)).compressed)
+        return shared
 
 
 def _frame_bytes(text: bool, data: bytes) -> bytes:

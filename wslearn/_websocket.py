@@ -33,6 +33,7 @@ from websockets.typing import BytesLike
 
 from ._engine import CLOSE_INVALID_DATA, CLOSE_POLICY, EngineSession
 from ._outgoing import Outgoing
+from .compression import sharing_key
 from .namespace import DisconnectReason
 
 if TYPE_CHECKING:
@@ -74,6 +75,9 @@ class WebSocketTransport(asyncio.Protocol):
         self._transport = transport
         self._ws = ws
         self._plain = not ws.extensions  # frames can be written as prepared bytes
+        # With permessage-deflate and no context takeover on our side, what we send
+        # does not depend on this connection: a broadcast is compressed once per key.
+        self._key = sharing_key(ws.extensions[0]) if len(ws.extensions) == 1 else None
         self._limit = server.max_buffered_bytes
         self._loop = asyncio.get_running_loop()
         self._fragments: bytearray | None = None
@@ -220,7 +224,8 @@ class WebSocketTransport(asyncio.Protocol):
             self._transport.write(outgoing.wire)
         else:
             ws = self._ws
-            for text, data in outgoing.encoded:
+            frames = outgoing.encoded if self._key is None else outgoing.deflated(self._key)
+            for text, data in frames:
                 if text:
                     ws.send_text(data)
                 else:

@@ -10,6 +10,7 @@
 //   {"op":"open","name":"d","transports":null}          the client's DEFAULT options: polling
 //                                                       first, then the upgrade (the tests'
 //                                                       default is ["websocket"]); or a list
+//   {"op":"open","name":"d","parser":"msgpack"}         with socket.io-msgpack-parser
 //   {"op":"listen","name":"a","event":"e","reply":[..]} report "e"; ack with reply (default: echo)
 //   {"op":"emit","name":"a","event":"e","args":[..]}
 //   {"op":"call","id":1,"name":"a","event":"e","args":[..],"timeout":ms,"all":false}
@@ -19,6 +20,7 @@
 // disconnect {reason}, reconnect {attempt}, event {event, args}, upgrade {transport};
 // every report names its socket.
 import { io } from "socket.io-client";
+import msgpackParser from "socket.io-msgpack-parser";
 import { report, serve, splitAck } from "./lines.mjs";
 
 const url = process.argv[2];
@@ -32,6 +34,7 @@ function open({
   url: base = url,
   reconnection = true,
   transports = ["websocket"],
+  parser,
 }) {
   let socket;
   if (via === undefined) {
@@ -39,6 +42,7 @@ function open({
     const options = { forceNew: true, reconnection, reconnectionDelay: 50, reconnectionDelayMax: 200 };
     if (transports !== null) options.transports = transports;
     if (auth !== undefined) options.auth = auth;
+    if (parser === "msgpack") options.parser = msgpackParser;
     socket = io(base + (ns === "/" ? "" : ns), options);
   } else {
     // Another namespace on the connection of socket `via`: what io(url + ns) does
