@@ -184,18 +184,21 @@ async def _run_until_signal(
     what: str,
     note: Callable[[Server], str] | None = None,
 ) -> int:
+
+    def ready(server: Server) -> None:
+        print(f"wslearn {what} server listening on {server.url} (Ctrl+C to stop)", flush=True)
+        if note is not None:
+            print(note(server), flush=True)
+
     try:
-        await server.start(host, port)
+        # Until SIGINT or SIGTERM (handled before "listening" is printed), then a clean stop.
+        await server.serve_forever(host, port, ready=ready)
     except ConnectFailedError as exc:  # the adapter could not reach what links processes
         print(f"cannot join the cluster: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"wslearn {what} server listening on {server.url} (Ctrl+C to stop)", flush=True)
-    if note is not None:
-        print(note(server), flush=True)
-    await server.serve_forever()  # until SIGINT or SIGTERM, then a clean stop
     print("stopped", flush=True)
     return 0
 

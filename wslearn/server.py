@@ -393,16 +393,29 @@ class Server(Service):
         self._all_closed = None
         logger.info("server stopped")
 
-    async def serve_forever(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    async def serve_forever(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ready: Callable[[Server], object] | None = None,
+    ) -> None:
         """Start (unless running), serve until SIGINT or SIGTERM, then stop cleanly.
 
         For scripts and services; in a notebook the server already keeps serving
-        after ``await server.start()``. Signal handlers are installed only in the
-        main thread of a loop that supports them; elsewhere it serves until the
-        task is cancelled. Cancelling it stops the server too.
+        after ``await server.start()``. Signal handlers are installed first, in the
+        main thread of a loop that supports them (elsewhere it serves until the task
+        is cancelled); cancelling it stops the server too.
+
+        Args:
+            host: the address to bind, when the server is not running yet.
+            port: the port, likewise (0 picks a free one).
+            ready: called once the server listens and the signals are handled, e.g.
+                to print :attr:`url`: a signal sent after it is a clean stop.
+
+        Raises:
+            OSError: the address cannot be bound (nothing is left running).
         """
-        if not self.running:
-            await self.start(host, port)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         installed: list[signal.Signals] = []
@@ -413,6 +426,10 @@ class Server(Service):
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread, or a loop without signal support
         try:
+            if not self.running:
+                await self.start(host, port)
+            if ready is not None:
+                ready(self)
             await stop.wait()
         finally:
             for signum in installed:
