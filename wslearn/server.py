@@ -375,19 +375,27 @@ class Server(Service):
             session.shutdown()
         for connection in list(self._http):
             connection.shutdown()
-        if self._websockets:
+        if self._websockets or self._http:
             try:
                 async with asyncio.timeout(self.close_timeout + 0.5):
                     await self._all_closed
-            except TimeoutError:
-                logger.warning("some connections did not close in time")
+            except TimeoutError:  # closing handshakes abort themselves; this is a backstop
+                logger.warning("some connections did not close in time: aborting them")
+                for websocket in list(self._websockets):
+                    websocket.abort()
+                for connection in list(self._http):
+                    connection.abort()
         await listener.wait_closed()
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=self.close_timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self.adapter.stop()
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await self.adapter.stop()
+        except TimeoutError:
+            logger.error("the adapter did not stop within close_timeout")
         self._listener = None
         self._port = None
         self._all_closed = None
@@ -536,5 +544,5 @@ class Server(Service):
     def _transport_closed(self) -> None:
         """A WebSocket connection ended; the stop may be waiting for the last one."""
         waiter = self._all_closed
-        if waiter is not None and not waiter.done() and not self._websockets:
+        if waiter is not None and not waiter.done() and not self._websockets and not self._http:
             waiter.set_result(None)
