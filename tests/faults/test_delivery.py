@@ -137,13 +137,22 @@ async def test_10000_messages_survive_three_sigkills_exactly_once_and_in_order(
     await client.connect()
     reliable = ReliableEmitter(client, outbox)
 
+    # The producer never runs more than WINDOW messages past a kill point before that
+    # kill is over, so messages are still to come after every reconnection (else, on a
+    # slow machine, everything could be acked before the kill and no ack would follow).
+    window = 500
+    reconnected = [asyncio.Event() for _ in kill_points]
+
     async def produce() -> None:
         for n in range(total):
+            for point, done in zip(kill_points, reconnected, strict=True):
+                if n >= point + window:
+                    await done.wait()
             reliable.send("append", n)
             if n % 50 == 49:
                 await asyncio.sleep(0.01)  # about 5,000 messages a second
 
-    async def kill_and_recover(point: int) -> float:
+    async def kill_and_recover(point: int, done: asyncio.Event) -> float:
         """Kill once ``point`` messages were acked; seconds until the next ack."""
         await wait_for(lambda: len(acks) >= point, 30)
         killed_at = loop.time()
@@ -151,14 +160,15 @@ async def test_10000_messages_survive_three_sigkills_exactly_once_and_in_order(
         await ledger.start()
         await wait_for(lambda: bool(connects) and connects[-1] > killed_at, 30)
         reconnected_at = connects[-1]
+        done.set()
         await wait_for(lambda: acks[-1] > reconnected_at, 30)
         return next(t for t in acks if t > reconnected_at) - killed_at
 
     recoveries: list[float] = []
     producer = asyncio.create_task(produce())
     try:
-        for point in kill_points:
-            recoveries.append(await kill_and_recover(point))
+        for point, done in zip(kill_points, reconnected, strict=True):
+            recoveries.append(await kill_and_recover(point, done))
         await producer
         await reliable.drain(60)
         stats = reliable.stats()

@@ -112,6 +112,13 @@ def _git_revision(tree: Path) -> str | None:
     return head + ("+changes" if changed else "")
 
 
+def _has_plain_emit(tree: Path) -> bool:
+    """Whether that wslearn's emits can be called from a plain function (they return
+    a ``Sent`` instead of a coroutine)."""
+    broadcast = tree / "wslearn" / "broadcast.py"
+    return broadcast.is_file() and "class Sent" in broadcast.read_text()
+
+
 def available_servers(
     wslearn_srcs: list[tuple[str, Path]] | None = None, node_dir: Path = NODE_DIR
 ) -> tuple[list[ServerSpec], dict[str, str]]:
@@ -134,16 +141,21 @@ def available_servers(
         tree = tree.resolve()
         if not (tree / "wslearn" / "__init__.py").is_file():
             raise BenchError(f"{tree} has no wslearn/__init__.py: give the root of a checkout")
-        specs.append(
-            ServerSpec(
-                f"wslearn@{label}" if label else "wslearn",
-                f"wslearn Server() [{label}]" if label else "wslearn Server()",
-                "wslearn",
-                socketio=True,
-                src=tree,
-                revision=_git_revision(tree),
+        key = f"wslearn@{label}" if label else "wslearn"
+        name = f"wslearn Server() [{label}]" if label else "wslearn Server()"
+        revision = _git_revision(tree)
+        specs.append(ServerSpec(key, name, "wslearn", True, tree, revision))
+        if _has_plain_emit(tree):  # the same server with plain (non-async) handlers
+            specs.append(
+                ServerSpec(
+                    f"{key}+plain",
+                    f"{name}, plain handlers",
+                    "wslearn-plain",
+                    True,
+                    tree,
+                    revision,
+                )
             )
-        )
     specs.append(
         ServerSpec("python-socketio", "python-socketio (aiohttp)", "python-socketio", True)
     )

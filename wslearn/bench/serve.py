@@ -97,6 +97,26 @@ async def serve_wslearn(args: argparse.Namespace) -> dict[str, Any]:
     return {"port": server.port, "file": wslearn.__file__, "version": _version("wslearn")}
 
 
+async def serve_wslearn_plain(args: argparse.Namespace) -> dict[str, Any]:
+    """wslearn's ``Server()`` with plain handlers: the same work with no task per event
+    (emits return at once, so a plain function can emit; wslearn 0.1 after e052c47)."""
+    import wslearn
+    from wslearn import Server
+
+    server = Server(ping_interval=args.ping_interval, ping_timeout=args.ping_timeout)
+
+    def on_echo(socket: Any, data: Any) -> None:
+        socket.emit("echo", data)
+
+    def on_fanout(socket: Any, data: Any) -> None:
+        server.emit("fanout", data)
+
+    server.on("echo", on_echo)
+    server.on("fanout", on_fanout)
+    await server.start(args.host, 0)
+    return {"port": server.port, "file": wslearn.__file__, "version": _version("wslearn")}
+
+
 async def serve_python_socketio(args: argparse.Namespace) -> dict[str, Any]:
     """python-socketio's ``AsyncServer`` on aiohttp, with its default options."""
     import socketio
@@ -134,6 +154,7 @@ async def serve_python_socketio(args: argparse.Namespace) -> dict[str, Any]:
 SERVERS = {
     "websockets": serve_websockets,
     "wslearn": serve_wslearn,
+    "wslearn-plain": serve_wslearn_plain,
     "python-socketio": serve_python_socketio,
 }
 
