@@ -31,6 +31,8 @@ PURE_MODULES = [
     "claims",
     "static",
     "_html",
+    "framelog",
+    "diagrams",
 ]
 
 FORBIDDEN = ("asyncio", "socket")
