@@ -66,11 +66,13 @@ class Started:
     replaced: Entry | None = None
     already_running: bool = False
     doing: str = "is serving at"
+    """What it does, ending with the word that introduces its URL (left out without one)."""
 
     @property
     def note(self) -> str:
         """One line for the learner, shown as the repr."""
-        line = f"{self.info.name!r} ({self.info.kind}) {self.doing}"
+        doing = self.doing if self.info.url else self.doing.rsplit(" ", 1)[0]
+        line = f"{self.info.name!r} ({self.info.kind}) {doing}"
         if self.info.url:
             line += f" {self.info.url}"
         if self.already_running:
@@ -91,11 +93,12 @@ class Listing(tuple[Entry, ...]):
     def __repr__(self) -> str:
         if not self:
             return "nothing is running in this kernel"
-        width = max(len(repr(entry.name)) for entry in self)
+        name_width = max(len(repr(entry.name)) for entry in self)
+        kind_width = max(len(entry.kind) for entry in self)
         lines = [f"{len(self)} running in this kernel, oldest first:"]
         for entry in self:
-            where = f"  {entry.url}" if entry.url else ""
-            lines.append(f"  {entry.name!r:<{width}}  {entry.kind}{where}")
+            line = f"  {entry.name!r:<{name_width}}  {entry.kind:<{kind_width}}  {entry.url}"
+            lines.append(line.rstrip())
         return "\n".join(lines)
 
 
@@ -242,7 +245,7 @@ class Registry:
         name = name or type(thing).__name__
         held = self._check_identity(thing, name)
         if held is not None:
-            return Started(held.entry, already_running=True, doing="is running")
+            return Started(held.entry, already_running=True, doing="is running at")
         entry = _describe(thing, name)
         if kind is not None:
             entry = Entry(name, kind, entry.url, entry.started)
@@ -251,7 +254,7 @@ class Registry:
         self._add(name, item)
         if previous is not None:
             self._stop_in_background(previous)
-        return Started(entry, None if previous is None else previous.entry, doing="is running")
+        return Started(entry, None if previous is None else previous.entry, doing="is running at")
 
     def forget(self, thing: Any) -> bool:
         """Drop ``thing``'s entry without stopping it (it stopped itself).
