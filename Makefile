@@ -57,9 +57,11 @@ nbval: $(STAMP)
 test: lint typecheck node-peers
 	$(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS)
 
-# Re-execute every notebook in a fresh kernel and store its outputs.
+# Re-execute every notebook (and every solutions notebook) in a fresh kernel and store
+# its outputs.
 notebooks: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/store_notebooks.py notebooks/*.ipynb
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/store_notebooks.py \
+		notebooks/*.ipynb notebooks/solutions/*.ipynb
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
