@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=120 \
                --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: lab test lint typecheck unit nbval notebooks node-peers clean
+.PHONY: lab test lint typecheck unit nbval notebooks node-peers page-tests bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ $(NODE_STAMP): $(NODE_PEERS)/package-lock.json
 
 node-peers: $(NODE_STAMP)
 
+# The chat page's own script (wslearn/chatapp/page/*.mjs) under Node's test runner,
+# against a real `python -m wslearn chat` and Node's socket.io server.
+page-tests: $(STAMP) node-peers
+	@if command -v node >/dev/null 2>&1; then \
+		WSLEARN_PYTHON=$(abspath $(BIN))/python node --experimental-websocket --test tests/chatapp/page/; \
+	else \
+		echo "node not found: the chat page's script tests are skipped"; \
+	fi
+
 # Extra JupyterLab options, e.g. LAB_ARGS="--no-browser --ServerApp.port=8890".
 LAB_ARGS ?=
 
@@ -54,7 +63,7 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	$(BIN)/python -m pytest $(NBVAL_FLAGS) notebooks
 
-test: lint typecheck node-peers
+test: lint typecheck node-peers page-tests
 	$(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS)
 
 # Re-execute every notebook (and every solutions notebook) in a fresh kernel and store
@@ -62,6 +71,15 @@ test: lint typecheck node-peers
 notebooks: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/store_notebooks.py \
 		notebooks/*.ipynb notebooks/solutions/*.ipynb
+
+# The full benchmark for the README (minutes; run it on a quiet machine): wslearn's
+# server next to raw websockets, python-socketio and Node's socket.io. Results go to
+# bench-results/. Extra options in BENCH_ARGS, e.g.
+#   make bench BENCH_ARGS="--wslearn-src before=/work/baseline --wslearn-src after=."
+BENCH_ARGS ?=
+
+bench: $(STAMP) node-peers
+	$(BIN)/python -m wslearn bench --full $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

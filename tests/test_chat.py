@@ -7,9 +7,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from support import CLOCK, SioFactory
+from support import CLOCK, ServerFactory, SioFactory
 
-from wslearn.chat import MAX_NAME_LENGTH, check_name, iso_timestamp
+from wslearn.chat import (
+    MAX_MESSAGE_LENGTH,
+    MAX_NAME_LENGTH,
+    add_chat_handlers,
+    check_name,
+    iso_timestamp,
+)
 from wslearn.client import Client
 from wslearn.exceptions import ConnectRefusedError
 from wslearn.server import Server
@@ -197,7 +203,7 @@ async def test_typing_reaches_the_others_in_the_room_but_not_the_typist(
     ("payload", "field"),
     [
         ({"roomId": "r", "typing": "yes"}, "typing"),
-        (None, "typing"),
+        (None, "data"),
         ({"roomId": "elsewhere", "typing": True}, "roomId"),
     ],
 )
@@ -210,3 +216,97 @@ async def test_a_malformed_typing_notice_gets_an_error(
     await alice.emit("typing", payload)
     _, data = await asyncio.wait_for(errors.get(), 5)
     assert data["field"] == field
+
+
+# -- the room rules (wslearn.room_rules): the two holes a new user could walk through --
+
+
+async def test_a_socket_cannot_post_into_a_room_it_never_joined(
+    chat_server: Server, sio_client: SioFactory
+) -> None:
+    member, outsider = await sio_client(chat_server), await sio_client(chat_server)
+    inbox = collect(member, "receive-message")
+    errors = collect(outsider, "error")
+    await member.call("join-room", "R", timeout=5)
+    await outsider.emit("send-message", {"roomId": "R", "message": "spam"})
+    _, error = await asyncio.wait_for(errors.get(), 5)
+    assert error == {
+        "message": "join roomId before sending to it",
+        "event": "send-message",
+        "field": "roomId",
+        "rule": "not member",
+    }
+    await member.call("send-message", {"roomId": "R", "message": "mine"}, timeout=5)
+    _, message = await asyncio.wait_for(inbox.get(), 5)
+    assert message["message"] == "mine"  # the first and only message the room saw
+
+
+async def test_a_socket_cannot_join_another_sockets_private_room_to_overhear_it(
+    chat_server: Server, sio_client: SioFactory
+) -> None:
+    victim, eavesdropper = await sio_client(chat_server), await sio_client(chat_server)
+    overheard = collect(eavesdropper, "secret")
+    reply = await eavesdropper.call("join-room", victim.get_sid(), timeout=5)
+    assert reply == {
+        "error": {
+            "message": "roomId is another socket's private room",
+            "field": "roomId",
+            "rule": "private",
+        }
+    }
+    assert victim.get_sid() not in chat_server.registry.rooms_of("/", eavesdropper.get_sid())
+    delivered = collect(victim, "secret")
+    await chat_server.to(victim.get_sid()).emit("secret", "for the victim only")
+    assert await asyncio.wait_for(delivered.get(), 5) == ("secret", "for the victim only")
+    await eavesdropper.call("broadcast", "flush", timeout=5)
+    assert overheard.empty()
+
+
+@pytest.mark.parametrize(
+    ("room", "rule"),
+    [("", "empty"), ("x" * 10_240, "too long"), ("a\x07b", "characters"), (7, "type")],
+)
+async def test_join_room_refuses_names_that_break_the_rules(
+    chat_server: Server, sio_client: SioFactory, room: Any, rule: str
+) -> None:
+    client = await sio_client(chat_server)
+    reply = await client.call("join-room", room, timeout=5)
+    assert reply["error"]["rule"] == rule
+    assert chat_server.registry.rooms_of("/", client.get_sid()) == {client.get_sid()}
+
+
+async def test_the_room_cap_is_the_servers(
+    make_server: ServerFactory, sio_client: SioFactory
+) -> None:
+    server = await make_server(max_rooms_per_socket=2)
+    add_chat_handlers(server, clock=lambda: CLOCK)
+    client = await sio_client(server)
+    assert await client.call("join-room", "a", timeout=5) is None
+    assert await client.call("join-room", "b", timeout=5) is None
+    reply = await client.call("join-room", "c", timeout=5)
+    assert reply["error"]["rule"] == "room cap"
+    await client.call("leave-room", "a", timeout=5)
+    assert await client.call("join-room", "c", timeout=5) is None
+
+
+async def test_typing_into_a_room_not_joined_is_refused(chat_server: Server, named: Named) -> None:
+    alice = await named(chat_server, "Alice")
+    [reply] = await alice.call("typing", {"roomId": "r", "typing": True}, timeout=5)
+    assert reply["error"]["rule"] == "not member"
+
+
+async def test_a_message_of_exactly_the_limit_passes_and_one_more_code_point_does_not(
+    chat_server: Server, sio_client: SioFactory
+) -> None:
+    client = await sio_client(chat_server)
+    inbox = collect(client, "receive-message")
+    await client.call("join-room", "r", timeout=5)
+    at_limit = "😀" * MAX_MESSAGE_LENGTH
+    assert (
+        await client.call("send-message", {"roomId": "r", "message": at_limit}, timeout=5) is None
+    )
+    _, message = await asyncio.wait_for(inbox.get(), 5)
+    assert message["message"] == at_limit
+    over = at_limit + "!"
+    reply = await client.call("send-message", {"roomId": "r", "message": over}, timeout=5)
+    assert reply["error"]["field"] == "message" and reply["error"]["rule"] == "string_too_long"

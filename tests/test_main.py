@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,27 @@ async def test_serve_runs_the_chat_until_sigint_and_exits_cleanly() -> None:
     assert stderr.decode() == ""
 
 
+async def test_serve_enforces_the_room_rules() -> None:
+    proc, url = await start_serve()
+    try:
+        member = socketio.AsyncClient(reconnection=False)
+        outsider = socketio.AsyncClient(reconnection=False)
+        for client in (member, outsider):
+            await client.connect(url, transports=["websocket"], wait_timeout=10)
+        await member.call("join-room", "room-123", timeout=10)
+        post = {"roomId": "room-123", "message": "not a member"}
+        refused = await outsider.call("send-message", post, timeout=10)
+        assert refused["error"]["rule"] == "not member"
+        spy = await outsider.call("join-room", member.get_sid(), timeout=10)
+        assert spy["error"]["rule"] == "private"
+        for client in (member, outsider):
+            await client.disconnect()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0
+
+
 async def test_sigterm_also_stops_the_server_cleanly() -> None:
     proc, _ = await start_serve()
     proc.send_signal(signal.SIGTERM)
@@ -86,3 +108,50 @@ def test_the_ledger_command_needs_a_log_file() -> None:
     )
     with pytest.raises(SystemExit):
         build_parser().parse_args(["ledger"])
+
+
+async def test_chat_serves_the_page_and_the_app_on_one_port_and_prints_the_url() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JUPYTERHUB_SERVICE_PREFIX": "/user/x/"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wslearn",
+        "chat",
+        "--port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None
+    try:
+        first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+        note = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)", first)
+        assert match, first
+        url, port = match.group(0), match.group(1)
+        assert note.startswith(f"open {url}/ in a browser")
+        assert f"/user/x/proxy/{port}/" in note
+        page = await asyncio.to_thread(_get, url + "/")
+        assert "<title>wslearn chat</title>" in page
+        door = socketio.AsyncClient(reconnection=False)
+        await door.connect(url, transports=["websocket"], wait_timeout=10)
+        reply = await door.call("sign-in", {"name": "Cli"}, timeout=10)
+        await door.disconnect()
+        assert reply["user"] == {"id": "cli", "name": "Cli"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 0, stderr.decode()
+    assert stderr.decode() == ""
+
+
+def _get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text: str = response.read().decode()
+        return text
+
+
+def test_the_chat_command_defaults_to_port_8000() -> None:
+    args = build_parser().parse_args(["chat"])
+    assert (args.command, args.host, args.port) == ("chat", "127.0.0.1", 8000)

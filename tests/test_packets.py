@@ -398,3 +398,16 @@ def test_arbitrary_text_either_decodes_faithfully_or_is_refused(wire: str) -> No
 @given(st.text(alphabet='0123456789-/,[]{}":abc', max_size=40).map(lambda s: "4" + s))
 def test_arbitrary_socketio_headers_decode_faithfully_or_are_refused(wire: str) -> None:
     _decode_or_refuse(wire)
+
+
+def test_half_of_a_utf16_pair_becomes_the_replacement_character_so_it_can_be_sent_on() -> None:
+    # A JavaScript client that cuts an emoji in two sends "\ud83d" alone; Python's
+    # json.loads keeps it as a lone surrogate, which no UTF-8 frame can carry.
+    packet = Decoder().feed('42["msg","cut \\ud83d",{"\\udc00k":["\\ude00"]}]')
+    assert packet == Packet(PacketType.EVENT, "/", ["msg", "cut \ufffd", {"\ufffdk": ["\ufffd"]}])
+    assert all(isinstance(frame, str) and frame.encode() for frame in encode(packet))
+
+
+def test_a_whole_utf16_pair_and_an_escaped_backslash_are_left_as_they_are() -> None:
+    packet = Decoder().feed('42["msg","\\ud83d\\ude00","\\\\ud83d"]')
+    assert packet == Packet(PacketType.EVENT, "/", ["msg", "\U0001f600", "\\ud83d"])

@@ -29,10 +29,18 @@ PURE_MODULES = [
     "recovery",
     "exceptions",
     "claims",
+    "room_rules",
+    "ratelimit",
     "static",
     "_html",
     "framelog",
     "diagrams",
+    "chatapp.rules",
+    "chatapp.history",
+    "chatapp.presence",
+    "bench.wire",
+    "bench.stats",
+    "bench.machine",
 ]
 
 FORBIDDEN = ("asyncio", "socket")
@@ -40,12 +48,16 @@ FORBIDDEN = ("asyncio", "socket")
 # Import one module of the package without running wslearn/__init__.py, then report
 # which of the forbidden modules the import added to sys.modules.
 PROBE = """
-import importlib, json, sys, types
+import importlib, json, os, sys, types
 package_dir, name, forbidden = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 before = {m for m in forbidden if m in sys.modules}
-stub = types.ModuleType("wslearn")
-stub.__path__ = [package_dir]
-sys.modules["wslearn"] = stub
+# Stub the package and any subpackage on the way (their __init__ would import more).
+parts = name.split(".")
+for depth in range(len(parts)):
+    package = ".".join(["wslearn", *parts[:depth]])
+    stub = types.ModuleType(package)
+    stub.__path__ = [os.path.join(package_dir, *parts[:depth])]
+    sys.modules[package] = stub
 importlib.import_module("wslearn." + name)
 print(json.dumps({"before": sorted(before),
                   "after": sorted(m for m in forbidden if m in sys.modules)}))
@@ -53,7 +65,7 @@ print(json.dumps({"before": sorted(before),
 
 
 def module_path(name: str) -> Path:
-    path = PACKAGE_DIR / f"{name}.py"
+    path = PACKAGE_DIR.joinpath(*name.split(".")).with_suffix(".py")
     if not path.exists():
         pytest.skip(f"wslearn/{name}.py does not exist yet (another part of the project)")
     return path
@@ -114,3 +126,26 @@ def test_the_probe_detects_a_module_that_imports_asyncio(tmp_path: Path) -> None
         check=True,
     )
     assert "asyncio" in json.loads(result.stdout)["after"]
+
+
+def test_the_probe_checks_a_subpackage_module_without_running_the_subpackage_init(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "__init__.py").write_text("import asyncio\n", encoding="utf-8")
+    (tmp_path / "sub" / "pure.py").write_text("import json\n", encoding="utf-8")
+    (tmp_path / "sub" / "impure.py").write_text("import socket\n", encoding="utf-8")
+
+    def after(name: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", PROBE, str(tmp_path), name, ",".join(FORBIDDEN)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        found: list[str] = json.loads(result.stdout)["after"]
+        return found
+
+    assert after("sub.pure") == []
+    assert after("sub.impure") == ["socket"]

@@ -293,3 +293,29 @@ async def test_emit_now_never_buffers(ledger: Ledger, clients: list[Client]) -> 
     await eventually(lambda: client.state is ClientState.RECONNECTING)
     assert not await client.emit_now("note", 2, id_marker("k-2"), callback=acks.append)
     assert client.buffered == 0
+
+
+async def test_on_ack_sees_what_the_server_answered_for_each_message(
+    ledger: Ledger, clients: list[Client]
+) -> None:
+    @ledger.server.on("checked")
+    def checked(socket: Socket, value: Any, marker: dict[str, str]) -> dict[str, Any]:
+        if value < 0:
+            return {"error": {"message": "negative", "_id": marker["_id"]}}
+        return {"_id": marker["_id"]}
+
+    client = await connected_client(ledger.server.url, clients)
+    answers: list[tuple[str, tuple[Any, ...]]] = []
+
+    def fails(entry_id: str, args: tuple[Any, ...]) -> None:
+        answers.append((entry_id, args))
+        raise RuntimeError("a broken callback must not stop the emitter")
+
+    async with ReliableEmitter(client, Outbox(id_prefix="c9"), on_ack=fails) as reliable:
+        reliable.send("checked", 1)
+        reliable.send("checked", -1)
+        await reliable.drain(WIRE_TIMEOUT)
+    assert answers == [
+        ("c9-1", ({"_id": "c9-1"},)),
+        ("c9-2", ({"error": {"message": "negative", "_id": "c9-2"}},)),
+    ]

@@ -281,7 +281,9 @@ async def test_server_errors_show_on_the_error_line(
 ) -> None:
     alice = await pane(chat_server, "Alice")
     await alice.client.emit("typing", {"roomId": "lobby", "typing": "maybe"})
-    await alice.wait_for(lambda p: "server: typing expects" in p.error_line.value)
+    await alice.wait_for(
+        lambda p: "server: typing: Input should be a valid boolean" in p.error_line.value
+    )
 
 
 async def test_closing_a_pane_releases_listeners_connection_and_tasks(

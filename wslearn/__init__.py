@@ -4,7 +4,8 @@ The names below are the public API; everything else lives in its module.
 
 Pure core, no I/O, time passed in as ``now``: ``handshake`` and ``frames`` (RFC
 6455), ``packets`` (Engine.IO / Socket.IO codec), ``rooms``, ``backoff``, ``heartbeat``,
-``outbox``, ``dedup``, ``recovery`` and ``claims`` (the claims checks of a JWT).
+``outbox``, ``dedup``, ``recovery``, ``claims`` (the claims checks of a JWT),
+``room_rules`` (who may join and post where) and ``ratelimit`` (GCRA, evicting tables).
 
 asyncio layer, the only modules that touch sockets: ``server`` (:class:`Server`),
 ``client`` (:class:`Client`), ``reliable`` and ``exactly_once`` (every message applied
@@ -13,7 +14,8 @@ once), ``keepalive`` (the app-level heartbeat), ``echo`` (plain WebSockets), ``p
 ``kernel`` (servers inside a running Jupyter kernel).
 
 Security, opt-in per server: ``auth`` (JSON Web Tokens: issue, verify, the connect
-check).
+check), ``throttle`` (rate limits per event and per connection attempt),
+``validation`` (pydantic payloads declared on handlers).
 """
 
 from __future__ import annotations
@@ -49,10 +51,14 @@ from .namespace import DisconnectReason, Namespace, Socket
 from .outbox import Outbox, Overflow
 from .packets import Packet, PacketType
 from .proxy import LinkProxy, LinkState
+from .ratelimit import KeyedLimiter, Rate
 from .recovery import RecoveryStore
 from .reliable import ReliableEmitter, ReliableStats
+from .room_rules import RoomPolicy
 from .rooms import ALL, RoomRegistry
 from .server import Server
+from .throttle import ConnectLimits, EventLimits
+from .validation import PayloadValidator
 
 __version__ = "0.1.0"
 
@@ -67,10 +73,12 @@ __all__ = [
     "Client",
     "ClientState",
     "ConnectFailedError",
+    "ConnectLimits",
     "ConnectRefusedError",
     "Deduplicator",
     "DisconnectReason",
     "EchoServer",
+    "EventLimits",
     "EventRefusedError",
     "ExactlyOnce",
     "FrameError",
@@ -79,6 +87,7 @@ __all__ = [
     "InMemoryAdapter",
     "JWTConfig",
     "KernelLoopError",
+    "KeyedLimiter",
     "LinkProxy",
     "LinkState",
     "MessageDroppedError",
@@ -89,13 +98,16 @@ __all__ = [
     "Packet",
     "PacketError",
     "PacketType",
+    "PayloadValidator",
     "PingSchedule",
     "ProtocolError",
     "QueueFullError",
+    "Rate",
     "ReadyState",
     "RecoveryStore",
     "ReliableEmitter",
     "ReliableStats",
+    "RoomPolicy",
     "RoomRegistry",
     "Server",
     "SilenceWatch",

@@ -4,11 +4,23 @@
 
     python -m wslearn serve --host 127.0.0.1 --port 3000
 
+``chat`` runs the chat app, its browser page and its Socket.IO server on one port,
+and prints the URL to open::
+
+    python -m wslearn chat --host 127.0.0.1 --port 8000
+
 ``ledger`` runs a server whose state is an append-only log: every ``append`` event
 sent by a :class:`~wslearn.reliable.ReliableEmitter` is written to the log exactly
 once, even if the process is killed and restarted on the same log::
 
     python -m wslearn ledger --port 0 --log applied.jsonl
+
+``bench`` measures wslearn's server next to raw websockets, python-socketio and Node's
+socket.io on the same workloads, and writes the tables and a plot (see
+:mod:`wslearn.bench`)::
+
+    python -m wslearn bench            # the quick run, seconds
+    python -m wslearn bench --full     # the full run for the README, minutes
 
 Each command is a function taking the parsed arguments and returning the exit code;
 add one with another ``subparsers.add_parser`` block in :func:`build_parser`.
@@ -19,10 +31,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from .bench.cli import add_arguments as add_bench_arguments
 from .chat import add_chat_handlers
 from .exactly_once import AppliedLog, add_ledger_handlers
 from .server import Server
@@ -32,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one subparser per command."""
     parser = argparse.ArgumentParser(
         prog="python -m wslearn",
-        description="Run wslearn's Socket.IO-compatible servers from the command line.",
+        description="Run wslearn's Socket.IO-compatible servers from the command line, "
+        "or benchmark them.",
     )
     parser.add_argument(
         "--log-level",
@@ -49,6 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=run_serve)
 
+    chat = commands.add_parser(
+        "chat", help="run the chat app: the browser page and its server on one port"
+    )
+    chat.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    chat.add_argument(
+        "--port", type=int, default=8000, help="TCP port, 0 for any free one (default: 8000)"
+    )
+    chat.add_argument("--ping-interval", type=float, default=25.0, help="seconds")
+    chat.add_argument("--ping-timeout", type=float, default=20.0, help="seconds")
+    chat.set_defaults(run=run_chat)
+
     ledger = commands.add_parser(
         "ledger", help="run a server that appends each reliable message to a log exactly once"
     )
@@ -59,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     ledger.add_argument("--ping-interval", type=float, default=25.0, help="seconds")
     ledger.add_argument("--ping-timeout", type=float, default=20.0, help="seconds")
     ledger.set_defaults(run=run_ledger)
+
+    bench = commands.add_parser(
+        "bench", help="measure the servers side by side and write tables and a plot"
+    )
+    add_bench_arguments(bench)
     return parser
 
 
@@ -73,7 +104,13 @@ async def _serve(host: str, port: int) -> int:
     return await _run_until_signal(server, host, port, "chat")
 
 
-async def _run_until_signal(server: Server, host: str, port: int, what: str) -> int:
+async def _run_until_signal(
+    server: Server,
+    host: str,
+    port: int,
+    what: str,
+    note: Callable[[Server], str] | None = None,
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -84,12 +121,38 @@ async def _run_until_signal(server: Server, host: str, port: int, what: str) -> 
         print(f"cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(f"wslearn {what} server listening on {server.url} (Ctrl+C to stop)", flush=True)
+    if note is not None:
+        print(note(server), flush=True)
     try:
         await stop.wait()
     finally:
         await server.stop()
     print("stopped", flush=True)
     return 0
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    """Serve the chat app until SIGINT or SIGTERM; print where to open the page."""
+    return asyncio.run(_chat(args))
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    from .chatapp.app import PAGE_DIR, ChatApp
+
+    server = Server(
+        ping_interval=args.ping_interval, ping_timeout=args.ping_timeout, static={"/": PAGE_DIR}
+    )
+    ChatApp(server)  # registers its handlers on the server
+    return await _run_until_signal(server, args.host, args.port, "chat app", note=_chat_note)
+
+
+def _chat_note(server: Server) -> str:
+    """Where to open the page; behind JupyterHub or Binder, through the proxy too."""
+    line = f"open {server.url}/ in a browser"
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+    if prefix:
+        line += f" (on Binder or JupyterHub: {prefix.rstrip('/')}/proxy/{server.port}/)"
+    return line
 
 
 def run_ledger(args: argparse.Namespace) -> int:

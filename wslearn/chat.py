@@ -31,8 +31,17 @@ current list.
 Display names come from the CONNECT auth, ``{"name": "Alice"}``. A client that sends
 none is called ``guest-`` plus the start of its socket id; a name that is not a
 non-empty printable string of at most :data:`MAX_NAME_LENGTH` characters is refused
-with a CONNECT_ERROR saying so. A payload of the wrong shape is answered with an
-``error`` event naming the field.
+with a CONNECT_ERROR saying so. The payloads of ``send-message`` and ``typing`` are
+pydantic models (:class:`ChatMessage`, :class:`TypingNotice`, checked by
+:class:`~wslearn.validation.PayloadValidator`): a payload of the wrong shape never
+reaches a handler and is answered with an ``error`` event naming the ``field`` and
+the ``rule``. A message is 1 to :data:`MAX_MESSAGE_LENGTH` code points.
+
+Rooms follow :mod:`wslearn.room_rules`: a client joins only rooms with a sensible
+name (printable, at most the server's ``max_room_name_length``), never another
+socket's private id room, and at most the server's ``max_rooms_per_socket`` of them;
+it sends messages and typing notices only to rooms it is in. A refusal is an
+``error`` event (or the ack's error) with ``field: "roomId"`` and the ``rule``.
 """
 
 from __future__ import annotations
@@ -42,16 +51,47 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from .exceptions import ConnectRefusedError
 from .namespace import Socket
+from .room_rules import RoomPolicy
 from .server import Server
+from .validation import PayloadValidator
 
-__all__ = ["MAX_NAME_LENGTH", "add_chat_handlers", "check_name", "iso_timestamp"]
+__all__ = [
+    "MAX_MESSAGE_LENGTH",
+    "MAX_NAME_LENGTH",
+    "ChatMessage",
+    "TypingNotice",
+    "add_chat_handlers",
+    "check_name",
+    "iso_timestamp",
+]
 
 logger = logging.getLogger("wslearn.chat")
 
 MAX_NAME_LENGTH = 32
 """The longest display name accepted, in characters."""
+
+MAX_MESSAGE_LENGTH = 500
+"""The longest chat message accepted, in code points (an emoji is one or more)."""
+
+
+class ChatMessage(BaseModel):
+    """The payload of ``send-message``."""
+
+    model_config = ConfigDict(strict=True)
+    roomId: str  # the room rules check it further: the sender must be in it
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_LENGTH)
+
+
+class TypingNotice(BaseModel):
+    """The payload of ``typing``."""
+
+    model_config = ConfigDict(strict=True)
+    roomId: str
+    typing: bool
 
 
 def iso_timestamp() -> str:
@@ -96,6 +136,8 @@ def add_chat_handlers(server: Server, clock: Callable[[], str] = iso_timestamp) 
             whose outputs must not change between runs).
     """
     namespace = server.of("/")
+    rules = RoomPolicy(server)
+    server.use_event(PayloadValidator(server))
 
     def users(room: str) -> list[str]:
         members = server.registry.members("/", room)
@@ -116,9 +158,7 @@ def add_chat_handlers(server: Server, clock: Callable[[], str] = iso_timestamp) 
 
     @server.on("join-room")
     async def join_room(socket: Socket, room_id: Any = None) -> None:
-        if not isinstance(room_id, str) or not room_id:
-            await socket.emit_error("room id must be a non-empty string", field="roomId")
-            return
+        room_id = rules.check_join(socket, room_id)
         socket.join(room_id)
         _rooms(socket).add(room_id)
         logger.info("%s joined room %s", socket.id, room_id)
@@ -135,32 +175,20 @@ def add_chat_handlers(server: Server, clock: Callable[[], str] = iso_timestamp) 
         await send_presence(room_id)
 
     @server.on("send-message")
-    async def send_message(socket: Socket, data: Any = None) -> None:
-        if not isinstance(data, dict):
-            await socket.emit_error("send-message expects {roomId, message}", field="data")
-            return
-        for field in ("roomId", "message"):
-            if not isinstance(data.get(field), str):
-                await socket.emit_error(f"{field} must be a string", field=field)
-                return
+    async def send_message(socket: Socket, data: ChatMessage) -> None:
+        room = rules.check_post(socket, data.roomId)  # never a room it is not in
         message = {
             "userId": socket.id,
             "name": _name(socket),
-            "message": data["message"],
+            "message": data.message,
             "timestamp": clock(),
         }
-        await server.to(data["roomId"]).emit("receive-message", message)
+        await server.to(room).emit("receive-message", message)
 
     @server.on("typing")
-    async def typing(socket: Socket, data: Any = None) -> None:
-        if not isinstance(data, dict) or not isinstance(data.get("typing"), bool):
-            await socket.emit_error("typing expects {roomId, typing: true|false}", field="typing")
-            return
-        room = data.get("roomId")
-        if not isinstance(room, str) or room not in _rooms(socket):
-            await socket.emit_error("join the room before typing in it", field="roomId")
-            return
-        notice = {"roomId": room, "name": _name(socket), "typing": data["typing"]}
+    async def typing(socket: Socket, data: TypingNotice) -> None:
+        room = rules.check_post(socket, data.roomId)
+        notice = {"roomId": room, "name": _name(socket), "typing": data.typing}
         await socket.to(room).emit("user-typing", notice)
 
     @server.on("broadcast")

@@ -10,6 +10,9 @@ client that connects to it gets a :class:`Socket`, which the handlers receive fi
 
 A handler's return value becomes the acknowledgement when the client asked for one:
 ``None`` sends ``[]``, a tuple sends its items, anything else is sent as ``[value]``.
+A handler (or event middleware, see :meth:`Namespace.use_event`) that raises
+:class:`~wslearn.exceptions.EventRefusedError` refuses the event: the client gets the
+ack ``[{"error": {...}}]`` or an ``error`` event naming it.
 
 Sending to many sockets goes through a :class:`~wslearn.broadcast.BroadcastOperator`, an immutable
 description of "who" (rooms, excluded rooms, excluded sockets) whose :meth:`emit`
@@ -30,7 +33,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
 from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
-from .exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
+from .exceptions import (
+    AckTimeoutError,
+    ConnectRefusedError,
+    EventRefusedError,
+    NotConnectedError,
+    UsageError,
+)
 from .packets import Packet, PacketType
 from .recovery import LoggedEvent, SavedSession
 from .rooms import ALL
@@ -43,6 +52,7 @@ __all__ = [
     "CATCH_ALL",
     "MAX_EVENT_NAME_LENGTH",
     "DisconnectReason",
+    "EventMiddleware",
     "Handshake",
     "Middleware",
     "Namespace",
@@ -55,6 +65,10 @@ Handler: TypeAlias = Callable[..., Any]
 """An event handler, sync or async: ``(socket, *args)``; its result is the ack."""
 Middleware: TypeAlias = Callable[["Socket", dict[str, Any]], Any]
 """``(socket, auth) -> None``, sync or async; raise ConnectRefusedError to refuse."""
+EventMiddleware: TypeAlias = Callable[["Socket", str, list[Any]], Any]
+"""``(socket, event, args) -> None | list``, sync or async, run before every event's
+handler: return None to pass, a list to replace the arguments, raise
+:class:`~wslearn.exceptions.EventRefusedError` to refuse (see :meth:`Namespace.use_event`)."""
 H = TypeVar("H", bound=Callable[..., Any])
 
 CATCH_ALL = "*"
@@ -127,6 +141,47 @@ def ack_arguments(result: Any) -> list[Any]:
     if isinstance(result, tuple):
         return list(result)
     return [result]
+
+
+async def run_event_middleware(
+    chain: Iterable[EventMiddleware], socket: Socket, event: str, args: list[Any]
+) -> list[Any]:
+    """Run event middleware in order; return the arguments the handler gets.
+
+    Raises:
+        EventRefusedError: a middleware refused the event (the rest do not run).
+        UsageError: a middleware returned something that is neither None nor a list.
+    """
+    current = list(args)
+    for middleware in chain:
+        result = await call_handler(middleware, socket, event, current)
+        if result is None:
+            continue
+        if not isinstance(result, list):
+            raise UsageError(
+                f"event middleware {middleware!r} returned {type(result).__name__}; "
+                "return None to pass or a list of arguments to replace them"
+            )
+        current = result
+    return current
+
+
+async def refuse_event(
+    socket: Socket, event: str, ack: int | None, refusal: EventRefusedError
+) -> None:
+    """Tell the client its event was refused: as the ack's error, or an ``error`` event."""
+    details = refusal.details
+    for attempt in (details, {}):
+        try:
+            if ack is not None:
+                error = {"message": refusal.message, **attempt}
+                socket._send(Packet(PacketType.ACK, socket.namespace, [{"error": error}], ack))
+            else:
+                await socket.emit("error", {"message": refusal.message, "event": event, **attempt})
+            return
+        except (TypeError, ValueError):
+            # Details that cannot be sent must not leave the client in silence.
+            logger.error("the refusal details of %r are not JSON; sent without them", event)
 
 
 async def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
@@ -316,6 +371,7 @@ class Namespace:
         self._handlers: dict[str, Handler] = {}
         self._signatures: dict[str, inspect.Signature | None] = {}
         self._middleware: list[Middleware] = []
+        self._event_middleware: list[EventMiddleware] = []
 
     def __repr__(self) -> str:
         return f"<Namespace {self.name} sockets={len(self.sockets)}>"
@@ -358,6 +414,30 @@ class Namespace:
         """Add middleware run at every CONNECT, in order (usable as a decorator)."""
         self._middleware.append(middleware)
         return middleware
+
+    def use_event(self, middleware: EventMiddleware) -> EventMiddleware:
+        """Add middleware run before the handler of every incoming event, in order.
+
+        It is called as ``middleware(socket, event, args)`` (sync or async) for every
+        event with a valid name, the ones left to the ``"*"`` handler or to no
+        handler at all included, and may:
+
+        - return None: pass, the next middleware (then the handler) runs;
+        - return a list: the arguments the next middleware and the handler get;
+        - raise :class:`~wslearn.exceptions.EventRefusedError`: the handler never
+          runs and the client is told. With an ack id it gets the ack
+          ``[{"error": {"message": ..., **details}}]``, else an ``error`` event
+          ``{"message": ..., "event": name, **details}``.
+
+        Any other exception is logged and answered with an ``error`` event, as a
+        failing handler is. Usable as a decorator.
+        """
+        self._event_middleware.append(middleware)
+        return middleware
+
+    def handler_for(self, event: str) -> Handler | None:
+        """The handler registered for ``event`` itself (not ``"*"``), or None."""
+        return self._handlers.get(event)
 
     def to(self, room: str) -> BroadcastOperator:
         """Start a broadcast to the members of ``room``."""
@@ -464,12 +544,27 @@ class Namespace:
             shown = {} if len(name) > MAX_EVENT_NAME_LENGTH else {"event": name}
             await socket.emit_error(problem, **shown)
             return
+        payload = packet.args
+        if self._event_middleware:
+            try:
+                payload = await run_event_middleware(self._event_middleware, socket, name, payload)
+            except EventRefusedError as refusal:
+                await refuse_event(socket, name, packet.id, refusal)
+                return
+            except Exception as exc:
+                logger.exception("event middleware of namespace %s raised on %r", self.name, name)
+                await socket.emit_error(
+                    f"the server could not check {name!r} ({type(exc).__name__})", event=name
+                )
+                return
+            if not socket.connected:
+                return  # a middleware disconnected it: nobody left to answer
         key = name if name in self._handlers else CATCH_ALL
         handler = self._handlers.get(key)
         if handler is None:
             await socket.emit_error(f"unknown event {name!r}", event=name)
             return
-        args = (socket, *packet.args) if key == name else (socket, name, *packet.args)
+        args = (socket, *payload) if key == name else (socket, name, *payload)
         signature = self._signatures.get(key)
         if signature is not None:
             try:
@@ -486,6 +581,8 @@ class Namespace:
             result = await call_handler(handler, *args)
             if ack is not None:
                 socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
+        except EventRefusedError as refusal:  # a handler may refuse as middleware does
+            await refuse_event(socket, name, ack, refusal)
         except Exception as exc:
             logger.exception("the %r handler of namespace %s raised", name, self.name)
             await socket.emit_error(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
@@ -299,9 +300,33 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {
+            _without_lone_surrogates(key): _without_lone_surrogates(item)
+            for key, item in value.items()
+        }
+    return value
+
+
 def _loads(text: str, frame: Frame) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
+        if _SURROGATE_ESCAPE.search(text):
+            # JSON can escape half of a UTF-16 pair alone ("\ud83d": a JavaScript
+            # client that cut an emoji in two). Such a string cannot be encoded as
+            # UTF-8, so sending it on would break the connection of every receiver:
+            # it becomes U+FFFD, as Node's socket.io sends it.
+            value = _without_lone_surrogates(value)
+        return value
     except (ValueError, RecursionError):
         raise PacketError("payload is not valid JSON", frame) from None
 

@@ -143,6 +143,10 @@ class RecoveryStore:
             self._events.popleft()
         return sent
 
+    def holds_socket(self, namespace: str, sid: str) -> bool:
+        """True while a dropped socket with id ``sid`` of ``namespace`` is kept."""
+        return any(s.sid == sid and s.namespace == namespace for s in self._sessions.values())
+
     def save(self, session: SavedSession) -> None:
         """Keep a session whose transport dropped (replacing one with the same pid)."""
         self.expire(session.saved_at)

@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,13 +93,24 @@ class ReliableEmitter:
         outbox: where messages wait for their ack; its capacity and overflow policy
             apply to :meth:`send`. By default ``Outbox()`` (1000 messages, refuse).
         namespace: the namespace to send on.
+        on_ack: called as ``on_ack(entry_id, args)`` with the arguments of every ack,
+            before the entry leaves the outbox (to read what the server answered,
+            e.g. a refusal). Keep it quick; what it raises is logged.
 
     Raises:
         UsageError: the client does not connect to ``namespace``.
     """
 
-    def __init__(self, client: Client, outbox: Outbox | None = None, *, namespace: str = "/"):
+    def __init__(
+        self,
+        client: Client,
+        outbox: Outbox | None = None,
+        *,
+        namespace: str = "/",
+        on_ack: Callable[[str, tuple[Any, ...]], object] | None = None,
+    ):
         client.get_sid(namespace)  # raises UsageError for a namespace it does not know
+        self.on_ack = on_ack
         self.client = client
         self.outbox = outbox if outbox is not None else Outbox()
         self.namespace = namespace
@@ -250,6 +262,11 @@ class ReliableEmitter:
                 self._empty.set()
 
     def _on_ack(self, entry_id: str, *args: Any) -> None:
+        if self.on_ack is not None and entry_id in self.outbox:
+            try:
+                self.on_ack(entry_id, args)
+            except Exception:
+                _log.exception("the on_ack callback raised for %s", entry_id)
         first = args[0] if args else None
         if isinstance(first, dict) and first.get("duplicate") is True:
             self._duplicates += 1

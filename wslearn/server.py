@@ -62,7 +62,7 @@ from ._service import Service
 from .adapters import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
 from .exceptions import UsageError
-from .namespace import Middleware, Namespace
+from .namespace import EventMiddleware, Middleware, Namespace
 from .packets import JSON_PARSER, Frame, Parser
 from .recovery import RecoveryStore
 from .rooms import Everyone, RoomRegistry
@@ -114,6 +114,10 @@ class Server(Service):
         static: serve files next to the endpoint: URL prefix to folder, e.g.
             ``{"/": "page"}`` (GET and HEAD; see :mod:`wslearn.static`). Without it
             every other path is a 404.
+        max_room_name_length: the longest room name, in code points, a client may
+            ask for (see :mod:`wslearn.room_rules`).
+        max_rooms_per_socket: how many rooms a socket may be in besides its own,
+            when a client asks to join (see :mod:`wslearn.room_rules`).
     """
 
     def __init__(
@@ -133,6 +137,8 @@ class Server(Service):
         parser: Parser = JSON_PARSER,
         adapter: Adapter | None = None,
         static: Mapping[str, str | os.PathLike[str]] | None = None,
+        max_room_name_length: int = 256,
+        max_rooms_per_socket: int = 100,
     ) -> None:
         for name, value in [
             ("ping_interval", ping_interval),
@@ -142,6 +148,8 @@ class Server(Service):
             ("max_payload", max_payload),
             ("outgoing_queue_size", outgoing_queue_size),
             ("max_pending_events", max_pending_events),
+            ("max_room_name_length", max_room_name_length),
+            ("max_rooms_per_socket", max_rooms_per_socket),
         ]:
             if not value > 0:
                 raise UsageError(f"{name} must be positive, got {value!r}")
@@ -157,6 +165,8 @@ class Server(Service):
         self.outgoing_queue_size = outgoing_queue_size
         self.max_pending_events = max_pending_events
         self.close_timeout = close_timeout
+        self.max_room_name_length = max_room_name_length
+        self.max_rooms_per_socket = max_rooms_per_socket
 
         self.parser = parser
         self.adapter = InMemoryAdapter() if adapter is None else adapter
@@ -206,6 +216,10 @@ class Server(Service):
     def use(self, middleware: Middleware) -> Middleware:
         """Add connect middleware to the main namespace ``"/"``."""
         return self.namespaces["/"].use(middleware)
+
+    def use_event(self, middleware: EventMiddleware) -> EventMiddleware:
+        """Add event middleware to ``"/"`` (see :meth:`Namespace.use_event`)."""
+        return self.namespaces["/"].use_event(middleware)
 
     def to(self, room: str) -> BroadcastOperator:
         """Start a broadcast to a room of ``"/"`` (a socket id targets one socket)."""
