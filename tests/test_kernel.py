@@ -371,7 +371,7 @@ async def test_the_listing_prints_as_a_table_and_says_when_nothing_runs() -> Non
     assert repr(registry.running()).splitlines() == [
         "2 running in this kernel, oldest first:",
         f"  'echo'           websocket echo  {server.url}",
-        "  'a longer name'  thing",  # kinds in one column, no trailing spaces
+        "  'a longer name'  thing",
     ]
     await registry.stop_all()
 

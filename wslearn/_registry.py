@@ -93,12 +93,11 @@ class Listing(tuple[Entry, ...]):
     def __repr__(self) -> str:
         if not self:
             return "nothing is running in this kernel"
-        name_width = max(len(repr(entry.name)) for entry in self)
-        kind_width = max(len(entry.kind) for entry in self)
+        width = max(len(repr(entry.name)) for entry in self)
         lines = [f"{len(self)} running in this kernel, oldest first:"]
         for entry in self:
-            line = f"  {entry.name!r:<{name_width}}  {entry.kind:<{kind_width}}  {entry.url}"
-            lines.append(line.rstrip())
+            where = f"  {entry.url}" if entry.url else ""
+            lines.append(f"  {entry.name!r:<{width}}  {entry.kind}{where}")
         return "\n".join(lines)
 
 
