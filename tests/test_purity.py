@@ -31,6 +31,7 @@ PURE_MODULES = [
     "claims",
     "room_rules",
     "ratelimit",
+    "wiretap",
     "static",
     "_html",
     "framelog",

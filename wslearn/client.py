@@ -75,6 +75,12 @@ class Client(Receiver):
         max_size: the largest message accepted from the server, in bytes.
         parser: how Socket.IO packets are encoded; the server must use the same one
             (:data:`~wslearn.packets.JSON_PARSER`, the reference parser, by default).
+        ssl: the TLS context for an ``https://`` / ``wss://`` server, e.g. one that
+            trusts your own certificate authority; None uses the system's defaults.
+        compression: the permessage-deflate offer (see :mod:`wslearn.compression`);
+            by default a threshold of 1024 bytes, zlib state made on first use.
+            None offers no compression. The server decides whether it is used
+            (:class:`wslearn.Server` declines unless told otherwise).
 
     Raises:
         ValueError: a malformed URL or namespace.
@@ -272,6 +278,8 @@ class Client(Receiver):
         try:
             try:
                 async with asyncio.timeout(self.connect_timeout):
+                    # No ssl argument at all for wss:// without a context: the default one.
+                    tls: dict[str, Any] = {} if self.ssl is None else {"ssl": self.ssl}
                     ws = await ws_connect(
                         self.ws_url,
                         additional_headers=self._headers,
@@ -279,6 +287,13 @@ class Client(Receiver):
                         close_timeout=self.close_timeout,
                         ping_interval=None,  # Engine.IO has its own heartbeat
                         max_size=self._max_size,
+                        **tls,
+                        compression=None,  # the offer, if any, is in extensions
+                        extensions=(
+                            None
+                            if self.compression is None
+                            else [self.compression.client_factory()]
+                        ),
                     )
                     try:
                         first = await ws.recv()

@@ -222,6 +222,7 @@ class LinkProxy(Service):
         self._ended: deque[ConnectionStats] = deque(maxlen=history)
         self._next_id = 1
         self._callbacks: list[Callable[[LinkState], None]] = []
+        self._taps: list[Callable[[str, bytes], None]] = []
         self._zero_counters()
 
     def _zero_counters(self) -> None:
@@ -266,6 +267,22 @@ class LinkProxy(Service):
         def unsubscribe() -> None:
             with contextlib.suppress(ValueError):
                 self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def on_bytes(self, callback: Callable[[str, bytes], None]) -> Callable[[], None]:
+        """Call ``callback(direction, data)`` with every chunk the link delivers.
+
+        ``direction`` is ``"client_to_server"`` or ``"server_to_client"``: what an
+        observer on the wire would read (the plain HTTP and frames of ``ws://``, only
+        ciphertext under TLS). The callback runs in the relay and must not raise or
+        block. Returns a function that unsubscribes it.
+        """
+        self._taps.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._taps.remove(callback)
 
         return unsubscribe
 
@@ -480,6 +497,8 @@ class LinkProxy(Service):
                 continue
             # Count before drain(): once the peer can read the bytes, they are counted.
             d.writer.write(data)
+            for tap in self._taps:
+                tap("client_to_server" if to_server else "server_to_client", data)
             d.chunks.popleft()
             d.held -= len(data)
             d.delivered += len(data)

@@ -45,6 +45,7 @@ import email.utils
 import http
 import logging
 import os
+import ssl as ssl_module
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Self, TypeVar, overload
@@ -61,6 +62,7 @@ from ._connection import Connection
 from ._service import Service
 from .adapters import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
+from .compression import Compression
 from .exceptions import UsageError
 from .namespace import EventMiddleware, Middleware, Namespace
 from .packets import JSON_PARSER, Frame, Parser
@@ -118,6 +120,18 @@ class Server(Service):
             ask for (see :mod:`wslearn.room_rules`).
         max_rooms_per_socket: how many rooms a socket may be in besides its own,
             when a client asks to join (see :mod:`wslearn.room_rules`).
+        ssl: serve TLS with this server-side context (``wss://``; :attr:`url` is
+            then ``https://``), e.g. ``ssl.create_default_context(Purpose.CLIENT_AUTH)``
+            with ``load_cert_chain(...)``. None serves plain ``ws://``.
+        compression: permessage-deflate settings (see :mod:`wslearn.compression`),
+            or None (default) to decline compression. Off by default, as in Node's
+            socket.io since v3: a chat server's messages are mostly small, where
+            deflate saves few bytes and costs CPU on every message; and a
+            connection that negotiated it keeps zlib state (tens of KiB) for its
+            whole life, however idle. Turn it on for large, repetitive payloads,
+            with ``Compression()``: messages under its threshold (1024 bytes) go
+            out uncompressed, and the server keeps no compressor between messages.
+            On this transport each recipient of a broadcast compresses its copy.
     """
 
     def __init__(
@@ -139,6 +153,8 @@ class Server(Service):
         static: Mapping[str, str | os.PathLike[str]] | None = None,
         max_room_name_length: int = 256,
         max_rooms_per_socket: int = 100,
+        ssl: ssl_module.SSLContext | None = None,
+        compression: Compression | None = None,
     ) -> None:
         for name, value in [
             ("ping_interval", ping_interval),
@@ -167,6 +183,8 @@ class Server(Service):
         self.close_timeout = close_timeout
         self.max_room_name_length = max_room_name_length
         self.max_rooms_per_socket = max_rooms_per_socket
+        self.ssl = ssl
+        self.compression = compression
 
         self.parser = parser
         self.adapter = InMemoryAdapter() if adapter is None else adapter
@@ -248,9 +266,11 @@ class Server(Service):
 
     @property
     def url(self) -> str:
-        """The URL to give a Socket.IO client, e.g. ``http://127.0.0.1:8000``."""
+        """The URL to give a Socket.IO client, e.g. ``http://127.0.0.1:8000``
+        (``https://`` when the server was given an ``ssl`` context)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self.ssl is None else "https"
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -281,6 +301,9 @@ class Server(Service):
             max_size=self.max_payload,
             ping_interval=None,  # Engine.IO has its own heartbeat
             close_timeout=self.close_timeout,
+            ssl=self.ssl,
+            compression=None,
+            extensions=None if self.compression is None else [self.compression.server_factory()],
         )
         self._host = host
         self._port = self._ws_server.sockets[0].getsockname()[1]
