@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import socketio
+from hypothesis import settings
 from support import (
     CLOCK,
     FAST,
@@ -31,6 +32,11 @@ from websockets.asyncio.client import connect
 from wslearn.chat import add_chat_handlers
 from wslearn.server import Server
 from wslearn.widgets import ChatPane
+
+# Examples are checked for what they do, never for how long they take: a loaded CI
+# machine must not turn a slow example into a failure (hypothesis' 200 ms deadline).
+settings.register_profile("wslearn", deadline=None)
+settings.load_profile("wslearn")
 
 
 @pytest.fixture

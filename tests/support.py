@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import socketio
@@ -133,3 +135,105 @@ async def assert_greeting_follows_connect(client: Any) -> None:
     async with client:
         await until(greeted)
         assert order == ["connect", "welcome hello"]
+
+
+# -- raw HTTP, for the long-polling transport -------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A response read off the wire: status, headers (names lower-cased), body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class RawHttp:
+    """One keep-alive HTTP/1.1 connection, requests written byte for byte."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        within: float = WIRE_TIMEOUT,
+    ) -> HttpAnswer:
+        await self.send(method, target, body, headers)
+        return await self.answer(within)
+
+    async def send(
+        self,
+        method: str,
+        target: str,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        lines = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{self.port}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        if (body or method == "POST") and "Content-Length" not in (headers or {}):
+            lines.append(f"Content-Length: {len(body)}")
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        await self.writer.drain()
+
+    async def answer(self, within: float = WIRE_TIMEOUT) -> HttpAnswer:
+        assert self.reader is not None
+        async with asyncio.timeout(within):
+            head = await self.reader.readuntil(b"\r\n\r\n")
+            status_line, *lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
+            headers = {}
+            for line in lines:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        if headers.get("connection") == "close":
+            await self.close()
+        return HttpAnswer(int(status_line.split()[1]), headers, body)
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+
+async def http(
+    port: int,
+    method: str,
+    target: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> HttpAnswer:
+    """One request on a connection of its own."""
+    connection = RawHttp(port)
+    try:
+        return await connection.request(method, target, body, headers)
+    finally:
+        await connection.close()
+
+
+POLL = "/socket.io/?EIO=4&transport=polling"
+
+
+async def open_polling(port: int) -> tuple[str, dict[str, Any]]:
+    """The handshake GET of a polling session: its sid and its OPEN packet."""
+    answer = await http(port, "GET", POLL)
+    assert answer.status == 200 and answer.text.startswith("0"), answer
+    info: dict[str, Any] = json.loads(answer.text[1:])
+    return info["sid"], info

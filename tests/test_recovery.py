@@ -198,7 +198,7 @@ async def test_an_emit_of_unsendable_data_is_refused_before_it_enters_the_log() 
         with pytest.raises(TypeError):
             await fresh[0].emit("news", object())
         assert server.recovery.events == logged  # type: ignore[union-attr]
-        await fresh[0]._conn.ws.close()  # the transport drops; the client comes back
+        fresh[0]._conn.transport.close(1001, "")  # the transport drops; the client is back
         await server.emit("news", "b")
         await eventually(lambda: len(news) == 2 and client.connected)
         assert client.recovered and [args[0] for args in news] == ["a", "b"]

@@ -148,7 +148,7 @@ def test_bad_mounts_are_refused_when_configured(site: Path) -> None:
 async def http_request(port: int, request_line: str) -> tuple[int, dict[str, str], bytes]:
     """Send one raw HTTP/1.1 request (the path exactly as given) and read the reply."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"{request_line}\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    writer.write(f"{request_line}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
     await writer.drain()
     data = await asyncio.wait_for(reader.read(), 5)  # the server closes after replying
     writer.close()

@@ -9,10 +9,11 @@ socket ids. :mod:`wslearn._receiving` builds the receive loop on top, and
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import ssl as ssl_module
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeAlias, TypeVar, overload
 
 from ._emitter import Emitter, Listener, call_listener
@@ -39,8 +40,10 @@ Auth: TypeAlias = (
 )
 """The CONNECT payload: a dict, or a function (sync or async) called at every attempt."""
 
-FrameListener: TypeAlias = Callable[[str, Frame, float], object]
-"""Called as ``fn(direction, frame, at)``: ``"sent"``/``"received"``, the frame, epoch time."""
+FrameListener: TypeAlias = Callable[..., object]
+"""Called as ``fn(direction, frame, at)``: ``"sent"``/``"received"``, the frame, epoch
+time; a listener that takes a fourth argument also gets the transport's name
+(``"websocket"`` or ``"polling"``)."""
 
 StateListener: TypeAlias = Callable[[ClientState], object]
 """Called with the new state at every state change."""
@@ -52,7 +55,9 @@ CLIENT_COMPRESSION = Compression()
 sent as they are, zlib state made on first use (as the reference client offers
 ``perMessageDeflate: {threshold: 1024}``). The server decides whether it is used."""
 
-MANAGER_EVENTS = frozenset({"reconnect_attempt", "reconnect", "reconnect_failed"})
+MANAGER_EVENTS = frozenset(
+    {"reconnect_attempt", "reconnect", "reconnect_failed", "upgrade", "fallback"}
+)
 """Events about the connection as a whole, fired whatever namespace they are asked on."""
 
 RESERVED_EVENTS = MANAGER_EVENTS | {"connect", "connect_error", "disconnect"}
@@ -76,16 +81,27 @@ class ClientBase:
         close_timeout: float = 2.0,
         max_size: int | None = 16 * 2**20,
         parser: Parser = JSON_PARSER,
+        transports: Sequence[str] = ("websocket",),
         ssl: ssl_module.SSLContext | None = None,
         compression: Compression | None = CLIENT_COMPRESSION,
     ) -> None:
         self.url = url
         self.ws_url = socketio_url(url, path)
+        offered = (transports,) if isinstance(transports, str) else tuple(transports)
+        if not offered or any(t not in ("polling", "websocket") for t in offered):
+            raise ValueError(
+                f"transports must name 'polling' and/or 'websocket', got {transports!r}"
+            )
+        if len(set(offered)) != len(offered):
+            raise ValueError(f"transports names each transport once, got {transports!r}")
+        self.transports = offered
         if ssl is not None and not self.ws_url.startswith("wss://"):
             raise ValueError(
                 f"ssl= is for TLS servers: give an https:// or wss:// URL, got {url!r}"
             )
         self.ssl = ssl
+        if ssl is None and self.ws_url.startswith("wss:"):
+            self.ssl = ssl_module.create_default_context()
         if isinstance(namespaces, str) or not namespaces:
             raise ValueError("namespaces must be a non-empty tuple such as ('/', '/chat')")
         for name in namespaces:
@@ -111,7 +127,7 @@ class ClientBase:
         self._pending: dict[int, tuple[str, asyncio.Future[list[Any]]]] = {}
         self._next_ack = 0
         self._buffer = SendBuffer(max_buffered)
-        self._frame_listeners: list[FrameListener] = []
+        self._frame_listeners: list[tuple[FrameListener, bool]] = []
         self._state_listeners: list[StateListener] = []
 
     def __repr__(self) -> str:
@@ -128,6 +144,13 @@ class ClientBase:
     def connected(self) -> bool:
         """True while the client is CONNECTED."""
         return self._state is ClientState.CONNECTED
+
+    @property
+    def transport(self) -> str | None:
+        """The transport the connection uses now (``"websocket"`` or ``"polling"``),
+        None while there is no connection."""
+        session = self._session
+        return session.transport.name if session is not None else None
 
     @property
     def namespaces(self) -> tuple[str, ...]:
@@ -170,18 +193,19 @@ class ClientBase:
             self._state_listeners.remove(listener)
 
     def add_frame_listener(self, listener: FrameListener) -> None:
-        """Call ``listener(direction, frame, at)`` for every WebSocket message.
+        """Call ``listener(direction, frame, at)`` for every Engine.IO packet.
 
         ``direction`` is ``"sent"`` or ``"received"``, ``frame`` a str (text) or
-        bytes (binary), ``at`` the time in seconds since the epoch. It runs
+        bytes (binary), ``at`` the time in seconds since the epoch. A listener that
+        accepts a fourth argument also gets the transport that carried the frame,
+        ``"websocket"`` or ``"polling"`` (both appear around an upgrade). It runs
         synchronously in the client's loop: keep it quick.
         """
-        self._frame_listeners.append(listener)
+        self._frame_listeners.append((listener, _takes_transport(listener)))
 
     def remove_frame_listener(self, listener: FrameListener) -> None:
         """Stop calling ``listener``; does nothing if it was not added."""
-        if listener in self._frame_listeners:
-            self._frame_listeners.remove(listener)
+        self._frame_listeners = [(fn, t) for fn, t in self._frame_listeners if fn != listener]
 
     def _set_state(self, state: ClientState) -> None:
         if state is self._state:
@@ -190,11 +214,14 @@ class ClientBase:
         for listener in tuple(self._state_listeners):
             call_listener(listener, (state,), _log)
 
-    def _frame(self, direction: str, frame: Frame) -> None:
+    def _frame(self, direction: str, frame: Frame, transport: str = "websocket") -> None:
         if self._frame_listeners:  # cheap when nobody watches
             at = time.time()
-            for listener in tuple(self._frame_listeners):
-                call_listener(listener, (direction, frame, at), _log)
+            for listener, with_transport in tuple(self._frame_listeners):
+                args = (
+                    (direction, frame, at, transport) if with_transport else (direction, frame, at)
+                )
+                call_listener(listener, args, _log)
 
     # -- listeners ---------------------------------------------------------------------
 
@@ -277,14 +304,30 @@ class ClientBase:
         raise NotConnectedError(f"cannot send: {why}; await client.connect() first")
 
     async def _write(self, session: Session, frames: list[Frame]) -> None:
+        transport = session.transport
+        await transport.send(frames)
         for frame in frames:
-            await session.ws.send(frame)
-            self._frame("sent", frame)
+            self._frame("sent", frame, transport.name)
 
     def _fail_pending(self, namespace: str | None, why: str) -> None:
         for ns_name, future in list(self._pending.values()):
             if (namespace is None or ns_name == namespace) and not future.done():
                 future.set_exception(NotConnectedError(f"no ack will come: {why}"))
+
+
+def _takes_transport(listener: Callable[..., object]) -> bool:
+    """Whether a frame listener accepts a fourth positional argument."""
+    try:
+        signature = inspect.signature(listener)
+    except (TypeError, ValueError):
+        return False
+    positional = 0
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            return True
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    return positional >= 4
 
 
 async def _logged(awaitable: Awaitable[Any]) -> Any:

@@ -13,9 +13,8 @@ import inspect
 import logging
 from typing import Any
 
-from websockets.exceptions import ConnectionClosed
-
 from ._client_base import ClientBase
+from ._client_transports import TransportClosed, TransportSwitched
 from ._emitter import call_listener
 from ._session import NamespaceState, Session, ack_data
 from .exceptions import ConnectRefusedError, PacketError
@@ -38,16 +37,21 @@ class Receiver(ClientBase):
         reason = "transport close"
         try:
             while True:
+                transport = session.transport
                 try:
                     async with asyncio.timeout_at(watch.deadline):
-                        frame = await session.ws.recv()
+                        frame = await transport.recv()
                 except TimeoutError:
                     reason = "ping timeout"
                     break
-                except ConnectionClosed:
+                except TransportSwitched:
+                    continue  # upgraded: read from the new transport
+                except TransportClosed as exc:
+                    if exc.reason.startswith(("xhr", "parse")):
+                        reason = "transport error"
                     break
                 watch.heard(loop.time())
-                self._frame("received", frame)
+                self._frame("received", frame, transport.name)
                 try:
                     item = (
                         decode_engine(frame)
@@ -59,7 +63,7 @@ class Receiver(ClientBase):
                     _log.warning("closing the connection: the server sent a bad packet (%s)", exc)
                     reason = "parse error"
                     break
-                except ConnectionClosed:
+                except TransportClosed:
                     break
                 if outcome is not None:
                     reason = outcome
@@ -172,5 +176,5 @@ class Receiver(ClientBase):
         try:
             async with session.lock:
                 await self._write(session, frames)
-        except ConnectionClosed:
+        except TransportClosed:
             pass

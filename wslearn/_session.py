@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from websockets.asyncio.client import ClientConnection
-
+from ._client_transports import ClientTransport
 from ._emitter import Emitter
 from .exceptions import QueueFullError
 from .packets import Frame, OpenInfo, Packet, Parser
@@ -185,10 +184,10 @@ class NamespaceState:
 
 
 class Session:
-    """One WebSocket connection of a client, from the OPEN packet to its close.
+    """One Engine.IO session of a client, from the OPEN packet to its close.
 
     Attributes:
-        ws: the WebSocket.
+        transport: what carries it now (WebSocket, or polling until an upgrade).
         info: the server's OPEN packet.
         decoder: turns received frames into packets.
         lock: held while a packet's frames are written, so attachments stay together.
@@ -198,14 +197,16 @@ class Session:
         live: emits go straight to the wire.
         ready: received events are dispatched at once instead of kept in the inbox.
         reader: the task receiving frames; its result is the disconnect reason.
+        websocket_failed: a WebSocket failed while this session was opened (no upgrade
+            is tried then).
         callbacks: ack callbacks of :meth:`Client.emit_now`, by ack id; they are
             forgotten with the session, since acks never cross connections.
     """
 
     def __init__(
-        self, ws: ClientConnection, info: OpenInfo, namespaces: list[str], parser: Parser
+        self, transport: ClientTransport, info: OpenInfo, namespaces: list[str], parser: Parser
     ) -> None:
-        self.ws = ws
+        self.transport = transport
         self.info = info
         self.decoder = parser.decoder()
         self.lock = asyncio.Lock()
@@ -216,17 +217,11 @@ class Session:
         self.ready = False
         self.reader: asyncio.Task[str] | None = None
         self.callbacks: dict[int, Callable[..., object]] = {}
+        self.websocket_failed = False
 
     async def close(self, *, polite: bool) -> None:
-        """Close the WebSocket: a closing handshake if the peer is alive, else an abort."""
-        if polite:
-            try:
-                await self.ws.close()
-                return
-            except Exception:  # the peer vanished meanwhile: fall through to the abort
-                _log.debug("closing handshake failed", exc_info=True)
-        self.ws.transport.abort()
-        await self.ws.wait_closed()
+        """Close the transport: a closing handshake if the peer is alive, else at once."""
+        await self.transport.close(polite=polite)
 
     def answered(self, namespace: str) -> None:
         """Record the server's answer to one CONNECT; settle when all are in."""

@@ -10,6 +10,7 @@ frames in the outgoing queue of every target; it never waits for a slow client.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +21,35 @@ from .rooms import ALL, Everyone
 if TYPE_CHECKING:
     from .namespace import Namespace
 
-__all__ = ["RESERVED_EVENTS", "BroadcastOperator", "check_outgoing_name"]
+__all__ = ["RESERVED_EVENTS", "SENT", "BroadcastOperator", "Sent", "check_outgoing_name"]
 
 RESERVED_EVENTS = frozenset(
     {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 )
 """Names the Socket.IO clients use for their own lifecycle: never sent as events."""
+
+
+class Sent:
+    """What an emit returns: the packet is already on its way.
+
+    Sending never waits (each client has a bounded buffer of its own), so ``emit`` does
+    its work before it returns. Awaiting the result returns at once: ``await
+    socket.emit(...)`` reads like Socket.IO's async servers, and a plain (sync)
+    handler can call ``socket.emit(...)`` without ``await``.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield  # a generator that ends at once
+
+    def __repr__(self) -> str:
+        return "<Sent>"
+
+
+SENT = Sent()
+"""The one :class:`Sent` every emit returns."""
 
 
 def check_outgoing_name(event: str) -> None:
@@ -69,10 +93,15 @@ class BroadcastOperator:
             self.namespace.name, self.rooms, self.except_rooms, self.except_sids
         )
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Encode the event once and queue the same frames for every target.
+    def emit(self, event: str, *args: Any) -> Sent:
+        """Encode the event once and send the same frames to every target.
 
-        Never waits for a slow client: each one has a bounded queue of its own.
+        Never waits for a slow client: each one has a bounded buffer of its own.
+        ``await`` is optional (see :class:`Sent`).
+
+        Raises:
+            ValueError: the arguments cannot be sent (nobody was sent anything).
+            UsageError: the event name is reserved.
         """
         check_outgoing_name(event)
         data = [event, *args]
@@ -96,3 +125,4 @@ class BroadcastOperator:
         server.adapter.broadcast(
             self.namespace.name, frames, self.rooms, self.except_rooms, self.except_sids
         )
+        return SENT

@@ -40,6 +40,13 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from ._client_base import RESERVED_EVENTS, Auth, FrameListener, StateListener
+from ._client_transports import (
+    ClientTransport,
+    PollingTransport,
+    TransportClosed,
+    WebSocketTransport,
+    polling_url,
+)
 from ._receiving import Receiver
 from ._session import Buffered, ClientState, NamespaceState, Session
 from .exceptions import (
@@ -50,7 +57,7 @@ from .exceptions import (
     PacketError,
     UsageError,
 )
-from .packets import Frame, Packet, PacketType, decode_open
+from .packets import Frame, OpenInfo, Packet, PacketType, decode_open
 
 __all__ = ["Auth", "Client", "ClientState", "FrameListener", "StateListener"]
 
@@ -180,7 +187,7 @@ class Client(Receiver):
         try:
             async with session.lock:
                 await self._write(session, frames)
-        except ConnectionClosed:
+        except TransportClosed:
             if ack_id is not None:
                 session.callbacks.pop(ack_id, None)
             return False
@@ -215,7 +222,7 @@ class Client(Receiver):
                 async with session.lock:
                     await self._write(session, frames)
                 return
-            except ConnectionClosed:
+            except TransportClosed:
                 pass  # lost under our feet: buffer it, the reconnection will send it
         self._buffer.put(Buffered(ns.name, frames))
 
@@ -270,7 +277,7 @@ class Client(Receiver):
         return dict(value)
 
     async def _establish(self) -> Session:
-        """Open one WebSocket and connect every active namespace, or raise."""
+        """Open a transport and connect every active namespace, or raise."""
         epoch = self._epoch
         auth = await self._auth_data()
         active = [ns for ns in self._namespaces.values() if ns.active]
@@ -278,32 +285,9 @@ class Client(Receiver):
         try:
             try:
                 async with asyncio.timeout(self.connect_timeout):
-                    # No ssl argument at all for wss:// without a context: the default one.
-                    tls: dict[str, Any] = {} if self.ssl is None else {"ssl": self.ssl}
-                    ws = await ws_connect(
-                        self.ws_url,
-                        additional_headers=self._headers,
-                        open_timeout=None,  # the surrounding timeout covers everything
-                        close_timeout=self.close_timeout,
-                        ping_interval=None,  # Engine.IO has its own heartbeat
-                        max_size=self._max_size,
-                        **tls,
-                        compression=None,  # the offer, if any, is in extensions
-                        extensions=(
-                            None
-                            if self.compression is None
-                            else [self.compression.client_factory()]
-                        ),
-                    )
-                    try:
-                        first = await ws.recv()
-                        self._frame("received", first)
-                        session = Session(
-                            ws, decode_open(first), [ns.name for ns in active], self._parser
-                        )
-                    finally:
-                        if session is None:
-                            ws.transport.abort()
+                    transport, info, failed = await self._open_transport()
+                    session = Session(transport, info, [ns.name for ns in active], self._parser)
+                    session.websocket_failed = failed
                     session.reader = asyncio.create_task(self._read(session))
                     for ns in active:
                         data = auth
@@ -318,7 +302,7 @@ class Client(Receiver):
                     )
             except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
                 raise ConnectFailedError(self.url, _describe(exc)) from exc
-            except (ConnectionClosed, PacketError) as exc:
+            except (ConnectionClosed, TransportClosed, PacketError) as exc:
                 raise ConnectFailedError(self.url, f"bad handshake ({exc})") from exc
             if not session.settled.done():
                 reason = session.reader.result()
@@ -335,7 +319,117 @@ class Client(Receiver):
                     self._fire(ns.emitter, "connect_error", exc)
             raise
         await self._go_live(session, active)
+        if (
+            session.transport.name == "polling"
+            and "websocket" in self.transports
+            and "websocket" in session.info.upgrades
+            and not session.websocket_failed
+        ):
+            self._spawn(self._upgrade(session))
         return session
+
+    async def _open_transport(self) -> tuple[ClientTransport, OpenInfo, bool]:
+        """Open the first of ``transports`` that works; say so when falling back.
+
+        Returns:
+            The transport, the OPEN packet, and whether a WebSocket failed on the way
+            (then no upgrade is tried for this session).
+        """
+        failed = False
+        for index, name in enumerate(self.transports):
+            try:
+                if name == "websocket":
+                    ws = await self._open_websocket(None)
+                    transport: ClientTransport = WebSocketTransport(ws)
+                    try:
+                        first = await transport.recv()
+                        info = decode_open(first)
+                    except BaseException:
+                        ws.transport.abort()
+                        raise
+                    self._frame("received", first, "websocket")
+                    return transport, info, failed
+                polling = PollingTransport(
+                    polling_url(self.ws_url),
+                    headers=self._headers,
+                    ssl=self.ssl,
+                    max_size=self._max_size or 16 * 2**20,
+                    timeout=self.connect_timeout,
+                )
+                frames = await polling.open()
+                if not frames:
+                    raise PacketError("empty handshake response")
+                info = decode_open(frames[0])
+                for frame in frames:
+                    self._frame("received", frame, "polling")
+                polling.timeout = (info.ping_interval + info.ping_timeout) / 1000 + 5
+                polling.start(info.sid, info.max_payload, frames[1:])
+                return polling, info, failed
+            except (OSError, InvalidHandshake, TransportClosed, ConnectionClosed) as exc:
+                if index + 1 == len(self.transports):
+                    raise
+                following = self.transports[index + 1]
+                failed = failed or name == "websocket"
+                why = _describe(exc)
+                _log.info("%s failed (%s): trying %s", name, why, following)
+                self._fire(self._manager, "fallback", name, following, why)
+        raise AssertionError("transports is never empty")
+
+    async def _open_websocket(self, sid: str | None) -> Any:
+        url = self.ws_url if sid is None else f"{self.ws_url}&sid={sid}"
+        return await ws_connect(
+            url,
+            additional_headers=self._headers,
+            open_timeout=None,  # the caller's timeout covers everything
+            close_timeout=self.close_timeout,
+            ping_interval=None,  # Engine.IO has its own heartbeat
+            max_size=self._max_size,
+            ssl=self.ssl,
+            compression=None,  # the offer, if any, is in extensions
+            extensions=None if self.compression is None else [self.compression.client_factory()],
+        )
+
+    async def _upgrade(self, session: Session) -> None:
+        """Probe a WebSocket for a polling session and move the session to it.
+
+        As the reference client: ``2probe``, ``3probe``, pause polling (the pending
+        GET and POST finish, nothing new is sent), ``5``, then WebSocket only. A
+        failed probe leaves the session on polling and fires ``fallback``.
+        """
+        polling = session.transport
+        assert isinstance(polling, PollingTransport)
+        ws: Any = None
+        try:
+            async with asyncio.timeout(self.connect_timeout):
+                ws = await self._open_websocket(session.info.sid)
+                await ws.send("2probe")
+                self._frame("sent", "2probe", "websocket")
+                reply = await ws.recv()
+                self._frame("received", reply, "websocket")
+                if reply != "3probe":
+                    raise TransportClosed(f"unexpected probe answer {str(reply)[:20]!r}")
+                async with session.lock:  # no packet goes out while the transport changes
+                    await polling.pause()
+                    if not session.live:
+                        raise TransportClosed("the session ended during the upgrade")
+                    await ws.send("5")
+                    self._frame("sent", "5", "websocket")
+                    session.transport = WebSocketTransport(ws)
+                    await polling.hand_over()
+        except asyncio.CancelledError:
+            if ws is not None and session.transport is polling:
+                ws.transport.abort()
+            raise
+        except Exception as exc:
+            if ws is not None:
+                ws.transport.abort()
+            if session.transport is polling:
+                polling.resume()
+                why = _describe(exc)
+                _log.info("upgrade to websocket failed (%s): staying on polling", why)
+                self._fire(self._manager, "fallback", "websocket", "polling", why)
+            return
+        self._fire(self._manager, "upgrade", "websocket")
 
     async def _go_live(self, session: Session, active: list[NamespaceState]) -> None:
         async with session.lock:
@@ -346,7 +440,7 @@ class Client(Receiver):
             self._set_state(ClientState.CONNECTED)
             # If the transport drops mid-flush the reader sees it too and the
             # supervisor reconnects; what was not sent stays buffered.
-            with contextlib.suppress(ConnectionClosed):
+            with contextlib.suppress(TransportClosed):
                 await self._flush(session)
         # From here on, synchronously: events queued during the handshake come out
         # first and in order, before any event the reader receives next.
@@ -467,7 +561,7 @@ class Client(Receiver):
                     await self._write(
                         session, self._parser.encode(Packet(PacketType.DISCONNECT, ns.name))
                     )
-            except ConnectionClosed:
+            except TransportClosed:
                 pass
             await session.close(polite=True)
         self._fail_pending(None, "disconnect() was called")

@@ -9,6 +9,7 @@
     │   └── PacketError          an Engine.IO / Socket.IO packet is malformed
     ├── UsageError               wslearn was called the wrong way (local fault)
     │   └── KernelLoopError      blocking asyncio call inside a running event loop
+    ├── RoomLimitError           a room name too long, or a socket in too many rooms
     ├── ConnectRefusedError      the server answered CONNECT with CONNECT_ERROR
     ├── EventRefusedError        event middleware refused an incoming event
     ├── TokenError               a JSON Web Token was refused (missing, forged, expired...)
@@ -40,6 +41,7 @@ __all__ = [
     "PacketError",
     "ProtocolError",
     "QueueFullError",
+    "RoomLimitError",
     "TokenError",
     "UsageError",
     "WslearnError",
@@ -90,6 +92,11 @@ class UsageError(WslearnError):
 
 class KernelLoopError(UsageError, RuntimeError):
     """A blocking asyncio entry point was called while an event loop is running."""
+
+
+class RoomLimitError(WslearnError, ValueError):
+    """A socket cannot join that room: a name that is too long (or not a string),
+    or a socket already in as many rooms as the server allows."""
 
 
 class ConnectRefusedError(WslearnError):

@@ -16,7 +16,14 @@ ack ``[{"error": {...}}]`` or an ``error`` event naming it.
 
 Sending to many sockets goes through a :class:`~wslearn.broadcast.BroadcastOperator`, an immutable
 description of "who" (rooms, excluded rooms, excluded sockets) whose :meth:`emit`
-encodes the packet once and queues the same frames for every member.
+encodes the packet once and sends the same frames to every member.
+
+Handlers may be plain functions or coroutines. A plain handler runs at once, as its
+packet is read, with nothing scheduled: the fastest path, and emits work from it
+(``socket.emit(...)`` needs no ``await``). A coroutine handler runs in a task of its
+own, so it may await (``await socket.call(...)``); on Python 3.12 and later that task
+starts eagerly and costs nothing more when the handler finishes without waiting.
+Handlers start in the order their packets arrived.
 """
 
 from __future__ import annotations
@@ -28,11 +35,13 @@ import itertools
 import logging
 import re
 import secrets
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, overload
 
-from .broadcast import RESERVED_EVENTS, BroadcastOperator, check_outgoing_name
+from ._outgoing import Outgoing
+from .broadcast import RESERVED_EVENTS, SENT, BroadcastOperator, Sent, check_outgoing_name
 from .exceptions import (
     AckTimeoutError,
     ConnectRefusedError,
@@ -45,7 +54,7 @@ from .recovery import LoggedEvent, SavedSession
 from .rooms import ALL
 
 if TYPE_CHECKING:
-    from ._connection import Connection
+    from ._engine import EngineSession
     from .server import Server
 
 __all__ = [
@@ -77,6 +86,7 @@ own, as ``(socket, event, *args)``."""
 
 MAX_EVENT_NAME_LENGTH = 256
 _DUNDER = re.compile(r"^__\w*__$")
+_LIFECYCLE = frozenset({"connect", "disconnect", CATCH_ALL})  # registered, never sent
 
 
 class DisconnectReason(enum.StrEnum):
@@ -170,6 +180,11 @@ async def refuse_event(
     socket: Socket, event: str, ack: int | None, refusal: EventRefusedError
 ) -> None:
     """Tell the client its event was refused: as the ack's error, or an ``error`` event."""
+    tell_refused(socket, event, ack, refusal)
+
+
+def tell_refused(socket: Socket, event: str, ack: int | None, refusal: EventRefusedError) -> None:
+    """:func:`refuse_event`, without waiting (sending never waits)."""
     details = refusal.details
     for attempt in (details, {}):
         try:
@@ -177,7 +192,7 @@ async def refuse_event(
                 error = {"message": refusal.message, **attempt}
                 socket._send(Packet(PacketType.ACK, socket.namespace, [{"error": error}], ack))
             else:
-                await socket.emit("error", {"message": refusal.message, "event": event, **attempt})
+                socket.emit("error", {"message": refusal.message, "event": event, **attempt})
             return
         except (TypeError, ValueError):
             # Details that cannot be sent must not leave the client in silence.
@@ -192,11 +207,50 @@ async def call_handler(handler: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-def _signature(handler: Callable[..., Any]) -> inspect.Signature | None:
+_EAGER = sys.version_info >= (3, 12)
+
+
+@dataclass(frozen=True, slots=True)
+class _Arity:
+    """How many positional arguments a handler takes, and their names."""
+
+    least: int
+    most: float
+    names: tuple[str, ...]
+
+    def problem(self, count: int) -> str | None:
+        """What is wrong with calling the handler with ``count`` arguments, or None."""
+        if self.least <= count <= self.most:
+            return None
+        shown = ", ".join(self.names[1:]) + (", ..." if self.most == float("inf") else "")
+        return f"it takes ({shown}), got {count - 1} {_plural(count - 1)}"
+
+
+def _arity(handler: Callable[..., Any]) -> _Arity | None:
+    """How many positional arguments ``handler`` takes, computed once at registration,
+    so that a call with the wrong number is answered with an error event naming the
+    parameters (one comparison per event). None when it cannot be known: the handler
+    is then just called, and a TypeError reported as a handler failure."""
     try:
-        return inspect.signature(handler)
-    except (TypeError, ValueError):  # some builtins have none; then we just call
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):  # some builtins have none
         return None
+    least, most, names = 0, 0.0, []
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            most += 1
+            names.append(parameter.name)
+            if parameter.default is parameter.empty:
+                least += 1
+        elif parameter.kind is parameter.VAR_POSITIONAL:
+            most = float("inf")
+        elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            return None
+    return _Arity(least, most, tuple(names))
+
+
+def _plural(count: float) -> str:
+    return "argument" if count == 1 else "arguments"
 
 
 class SocketState(enum.Enum):
@@ -217,7 +271,7 @@ class Socket:
         handshake: what the client sent when it connected.
     """
 
-    def __init__(self, namespace: Namespace, connection: Connection, handshake: Handshake):
+    def __init__(self, namespace: Namespace, connection: EngineSession, handshake: Handshake):
         self.id = secrets.token_urlsafe(15)
         self.pid: str | None = None
         """The private session id of connection state recovery (None when off)."""
@@ -252,6 +306,10 @@ class Socket:
 
         Raises:
             UsageError: called from middleware, before the socket is connected.
+            RoomLimitError: the name is too long (over the registry's
+                ``max_room_name_length``, 256 by default) or the socket is already in
+                ``max_rooms_per_socket`` rooms (100 by default); see
+                :class:`~wslearn.rooms.RoomRegistry`.
         """
         if self.state is SocketState.CONNECTING and self.id not in self._nsp.sockets:
             raise UsageError(
@@ -265,8 +323,16 @@ class Socket:
         """Leave a room (does nothing if not in it)."""
         self._nsp.server.registry.leave(self.namespace, self.id, room)
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send an event to this client (dropped silently once it is disconnected)."""
+    def emit(self, event: str, *args: Any) -> Sent:
+        """Send an event to this client (dropped silently once it is disconnected).
+
+        It is sent before this returns; ``await`` is optional (see
+        :class:`~wslearn.broadcast.Sent`).
+
+        Raises:
+            ValueError: the arguments cannot be sent (not JSON, not valid Unicode).
+            UsageError: the event name is reserved.
+        """
         check_outgoing_name(event)
         data = [event, *args]
         store = self._nsp.server.recovery
@@ -277,10 +343,11 @@ class Socket:
             now = asyncio.get_running_loop().time()
             data = store.log(self.namespace, frozenset({self.id}), data, now)
         self._send(Packet(PacketType.EVENT, self.namespace, data))
+        return SENT
 
-    async def emit_error(self, message: str, **details: Any) -> None:
+    def emit_error(self, message: str, **details: Any) -> Sent:
         """Send the ``error`` event: ``{"message": message, **details}``."""
-        await self.emit("error", {"message": message, **details})
+        return self.emit("error", {"message": message, **details})
 
     def to(self, room: str) -> BroadcastOperator:
         """Broadcast to a room, leaving this socket out (as ``socket.to`` in Socket.IO)."""
@@ -335,7 +402,7 @@ class Socket:
 
     def _send(self, packet: Packet) -> None:
         if self.state is not SocketState.DISCONNECTED:
-            self._conn.enqueue(tuple(self._nsp.server.parser.encode(packet)))
+            self._conn.send(Outgoing(self._nsp.server.parser.encode(packet)))
 
     def _resolve_ack(self, ack_id: int, args: list[Any]) -> None:
         future = self._acks.pop(ack_id, None)
@@ -369,7 +436,7 @@ class Namespace:
         self.name = name
         self.sockets: dict[str, Socket] = {}
         self._handlers: dict[str, Handler] = {}
-        self._signatures: dict[str, inspect.Signature | None] = {}
+        self._arities: dict[str, _Arity | None] = {}
         self._middleware: list[Middleware] = []
         self._event_middleware: list[EventMiddleware] = []
 
@@ -405,7 +472,7 @@ class Namespace:
 
         def register(handler: H) -> H:
             self._handlers[event] = handler
-            self._signatures[event] = _signature(handler)
+            self._arities[event] = _arity(handler)
             return handler
 
         return register if handler is None else register(handler)
@@ -447,9 +514,9 @@ class Namespace:
         """Start a broadcast to everyone but the members of ``room``."""
         return BroadcastOperator(self, ALL, frozenset({room}))
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send an event to every socket of this namespace."""
-        await BroadcastOperator(self).emit(event, *args)
+    def emit(self, event: str, *args: Any) -> Sent:
+        """Send an event to every socket of this namespace (``await`` optional)."""
+        return BroadcastOperator(self).emit(event, *args)
 
     # -- called by the connection -------------------------------------------------
 
@@ -536,55 +603,125 @@ class Namespace:
             args = (socket, str(reason))
             self.server.spawn(self._run(socket, "disconnect", handler, args, None))
 
-    async def handle_event(self, socket: Socket, packet: Packet) -> None:
-        """Dispatch one EVENT to its handler and send the ack if one was asked for."""
-        name = packet.event or ""
-        problem = event_name_problem(name)
-        if problem is not None:
-            shown = {} if len(name) > MAX_EVENT_NAME_LENGTH else {"event": name}
-            await socket.emit_error(problem, **shown)
-            return
-        payload = packet.args
+    def handle_event(self, socket: Socket, packet: Packet) -> None:
+        """Dispatch one EVENT to its handler and send the ack if one was asked for.
+
+        A plain handler runs now; a coroutine handler gets a task (see the module
+        docstring). Problems the client caused are answered with an ``error`` event.
+        """
+        data = packet.data
+        name = data[0]
         if self._event_middleware:
-            try:
-                payload = await run_event_middleware(self._event_middleware, socket, name, payload)
-            except EventRefusedError as refusal:
-                await refuse_event(socket, name, packet.id, refusal)
+            problem = event_name_problem(name)
+            if problem is not None:
+                shown = {} if len(name) > MAX_EVENT_NAME_LENGTH else {"event": name}
+                socket.emit_error(problem, **shown)
                 return
-            except Exception as exc:
-                logger.exception("event middleware of namespace %s raised on %r", self.name, name)
-                await socket.emit_error(
-                    f"the server could not check {name!r} ({type(exc).__name__})", event=name
-                )
-                return
-            if not socket.connected:
-                return  # a middleware disconnected it: nobody left to answer
-        key = name if name in self._handlers else CATCH_ALL
-        handler = self._handlers.get(key)
-        if handler is None:
-            await socket.emit_error(f"unknown event {name!r}", event=name)
+            self._in_task(socket, name, self._guarded(socket, name, data[1:], packet.id), None)
             return
-        args = (socket, *payload) if key == name else (socket, name, *payload)
-        signature = self._signatures.get(key)
-        if signature is not None:
-            try:
-                signature.bind(*args)
-            except TypeError as exc:  # tell the client, instead of a handler failure
-                await socket.emit_error(f"wrong arguments for {name!r}: {exc}", event=name)
+        self._dispatch(socket, name, data[1:], packet.id)
+
+    async def _guarded(self, socket: Socket, name: str, args: list[Any], ack: int | None) -> None:
+        """Run the event middleware, then dispatch what it let through."""
+        try:
+            current = await run_event_middleware(self._event_middleware, socket, name, args)
+        except EventRefusedError as refusal:
+            await refuse_event(socket, name, ack, refusal)
+            return
+        except Exception as exc:
+            logger.exception("event middleware of namespace %s raised on %r", self.name, name)
+            socket.emit_error(
+                f"the server could not check {name!r} ({type(exc).__name__})", event=name
+            )
+            return
+        if socket.connected:  # a middleware may have disconnected it
+            self._dispatch(socket, name, current, ack)
+
+    def _dispatch(self, socket: Socket, name: str, payload: list[Any], ack: int | None) -> None:
+        """Call the handler of an event (or ``"*"``) with its arguments."""
+        key = name
+        handler = self._handlers.get(name)
+        if handler is None or name in _LIFECYCLE:
+            problem = event_name_problem(name)
+            if problem is not None:
+                shown = {} if len(name) > MAX_EVENT_NAME_LENGTH else {"event": name}
+                socket.emit_error(problem, **shown)
                 return
-        await self._run(socket, name, handler, args, packet.id)
+            key = CATCH_ALL
+            handler = self._handlers.get(CATCH_ALL)
+            if handler is None:
+                socket.emit_error(f"unknown event {name!r}", event=name)
+                return
+            args: list[Any] = [socket, name, *payload]
+        else:
+            args = [socket, *payload]
+        arity = self._arities.get(key)
+        if arity is not None and not arity.least <= len(args) <= arity.most:
+            problem = arity.problem(len(args))
+            socket.emit_error(f"wrong arguments for {name!r}: {problem}", event=name)
+            return
+        self._call(socket, name, handler, args, ack)
+
+    def _call(
+        self, socket: Socket, name: str, handler: Handler, args: list[Any], ack: int | None
+    ) -> None:
+        try:
+            result = handler(*args)
+            if result is SENT:  # a plain handler that ended with an emit
+                result = None
+            elif inspect.iscoroutine(result) or (
+                result is not None and inspect.isawaitable(result)
+            ):
+                self._in_task(socket, name, result, ack)
+                return
+            if ack is not None:
+                socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
+        except Exception as exc:
+            self._failed(socket, name, exc, ack)
+
+    def _in_task(self, socket: Socket, name: str, awaitable: Any, ack: int | None) -> None:
+        loop = asyncio.get_running_loop()
+        socket._conn.handler_started()
+        coro = self._finish(socket, name, awaitable, ack)
+        if _EAGER:  # runs now, up to its first real wait
+            task: asyncio.Task[None] = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
+            if task.done():
+                return
+        else:
+            task = loop.create_task(coro)
+        self.server._tasks.add(task)
+
+    async def _finish(self, socket: Socket, name: str, awaitable: Any, ack: int | None) -> None:
+        """The body of a coroutine handler's task: await it, then ack or report."""
+        try:
+            result = await awaitable
+            if ack is not None:
+                socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
+        except Exception as exc:
+            self._failed(socket, name, exc, ack)
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self.server._tasks.discard(task)
+            socket._conn.handler_done()
+
+    def _failed(self, socket: Socket, name: str, exc: Exception, ack: int | None) -> None:
+        if isinstance(exc, EventRefusedError):  # a handler may refuse as middleware does
+            tell_refused(socket, name, ack, exc)
+            return
+        logger.error("the %r handler of namespace %s raised", name, self.name, exc_info=exc)
+        try:
+            socket.emit_error(f"the {name!r} handler failed ({type(exc).__name__})", event=name)
+        except Exception:  # the socket is gone, or the error cannot be sent: logged above
+            logger.debug("could not report the failure of %r", name, exc_info=True)
 
     async def _run(
         self, socket: Socket, name: str, handler: Handler, args: Iterable[Any], ack: int | None
     ) -> None:
+        """Run a lifecycle handler (``connect``, ``disconnect``) inside a task."""
         try:
             result = await call_handler(handler, *args)
             if ack is not None:
                 socket._send(Packet(PacketType.ACK, self.name, ack_arguments(result), ack))
-        except EventRefusedError as refusal:  # a handler may refuse as middleware does
-            await refuse_event(socket, name, ack, refusal)
         except Exception as exc:
-            logger.exception("the %r handler of namespace %s raised", name, self.name)
-            await socket.emit_error(
-                f"the {name!r} handler failed ({type(exc).__name__})", event=name
-            )
+            self._failed(socket, name, exc, ack)

@@ -26,12 +26,11 @@ names what is wrong; the connection that sent it should be closed.
 from __future__ import annotations
 
 import enum
-import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeAlias
 
+from . import jsonwire
 from .exceptions import PacketError
 
 __all__ = [
@@ -60,7 +59,13 @@ Frame: TypeAlias = str | bytes
 DEFAULT_MAX_ATTACHMENTS = 10
 """How many binary attachments one packet may announce before it counts as abuse."""
 
-_MAX_ID = 2**53 - 1  # the largest integer a JavaScript peer can represent exactly
+MAX_ACK_ID = 2**53 - 1
+"""The largest ack id: the largest integer a JavaScript peer represents exactly."""
+MAX_TIMER_MS = 2**31 - 1
+"""The largest ``pingInterval``/``pingTimeout`` accepted in an OPEN packet (about 24.8
+days: the longest delay a JavaScript timer takes)."""
+_MAX_ID = MAX_ACK_ID
+_MAX_ID_DIGITS = len(str(MAX_ACK_ID))
 
 
 class EngineType(enum.IntEnum):
@@ -159,9 +164,10 @@ class OpenInfo:
 
 
 def _dumps(data: Any) -> str:
-    # Compact like JSON.stringify; NaN and Infinity are refused because a JavaScript
-    # peer's JSON.parse would refuse them too.
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    text, attachments = jsonwire.dumps(data)
+    if attachments:
+        raise ValueError("bytes cannot be sent here (only in EVENT and ACK payloads)")
+    return text
 
 
 def encode_engine(packet: EnginePacket) -> Frame:
@@ -199,34 +205,26 @@ def decode_open(frame: Frame) -> OpenInfo:
     body = _loads(frame[1:], frame)
     if not isinstance(body, dict) or not isinstance(body.get("sid"), str):
         raise PacketError("OPEN packet without a sid", frame)
+    upgrades = body.get("upgrades", [])
     try:
+        if not isinstance(upgrades, list) or not all(isinstance(u, str) for u in upgrades):
+            raise ValueError("upgrades must be a list of transport names")
         return OpenInfo(
             sid=body["sid"],
-            ping_interval=_positive_int(body.get("pingInterval", 25_000)),
-            ping_timeout=_positive_int(body.get("pingTimeout", 20_000)),
-            max_payload=_positive_int(body.get("maxPayload", 1_000_000)),
-            upgrades=tuple(str(u) for u in body.get("upgrades", [])),
+            ping_interval=_bounded_int("pingInterval", body.get("pingInterval", 25_000)),
+            ping_timeout=_bounded_int("pingTimeout", body.get("pingTimeout", 20_000)),
+            max_payload=_bounded_int("maxPayload", body.get("maxPayload", 1_000_000), MAX_ACK_ID),
+            upgrades=tuple(upgrades),
         )
-    except (TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise PacketError(f"OPEN packet has a bad field ({exc})", frame) from None
 
 
-def _positive_int(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{value!r} is not a positive integer")
+def _bounded_int(name: str, value: Any, most: int = MAX_TIMER_MS) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= most:
+        shown = repr(value) if len(repr(value)) <= 24 else repr(value)[:20] + "..."
+        raise ValueError(f"{name} must be an integer from 1 to {most}, got {shown}")
     return value
-
-
-def _deconstruct(data: Any, attachments: list[bytes]) -> Any:
-    """Replace every bytes value with a placeholder, collecting the bytes in order."""
-    if isinstance(data, bytes | bytearray | memoryview):
-        attachments.append(bytes(data))
-        return {"_placeholder": True, "num": len(attachments) - 1}
-    if isinstance(data, list | tuple):
-        return [_deconstruct(item, attachments) for item in data]
-    if isinstance(data, Mapping):
-        return {key: _deconstruct(value, attachments) for key, value in data.items()}
-    return data
 
 
 def encode(packet: Packet) -> list[Frame]:
@@ -240,10 +238,19 @@ def encode(packet: Packet) -> list[Frame]:
         ValueError: the packet cannot be represented (an EVENT without a name, a
             namespace with a comma, an ack id out of range, NaN in the payload).
     """
-    _check_outgoing(packet)
-    attachments: list[bytes] = []
-    data = _deconstruct(packet.data, attachments)
     kind = packet.type
+    data = packet.data
+    common = kind is PacketType.EVENT and packet.namespace == "/" and packet.id is None
+    if common and type(data) is list and data and type(data[0]) is str:
+        text, attachments = jsonwire.dumps(data)
+        if not attachments:  # the common case: an event on "/", no ack, no bytes
+            return ["42" + text]
+    _check_outgoing(packet)
+    attachments = []
+    if data is None:
+        text = ""
+    else:
+        text, attachments = jsonwire.dumps(data)
     if attachments:
         if kind is PacketType.EVENT:
             kind = PacketType.BINARY_EVENT
@@ -263,8 +270,7 @@ def encode(packet: Packet) -> list[Frame]:
         parts.append(packet.namespace + ",")
     if packet.id is not None:
         parts.append(str(packet.id))
-    if data is not None:
-        parts.append(_dumps(data))
+    parts.append(text)
     frames: list[Frame] = ["".join(parts)]
     frames.extend(attachments)
     return frames
@@ -296,47 +302,25 @@ def _check_outgoing(packet: Packet) -> None:
 # -- decoding -------------------------------------------------------------------------
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _without_lone_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {
-            _without_lone_surrogates(key): _without_lone_surrogates(item)
-            for key, item in value.items()
-        }
-    return value
-
-
 def _loads(text: str, frame: Frame) -> Any:
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
-        if _SURROGATE_ESCAPE.search(text):
-            # JSON can escape half of a UTF-16 pair alone ("\ud83d": a JavaScript
-            # client that cut an emoji in two). Such a string cannot be encoded as
-            # UTF-8, so sending it on would break the connection of every receiver:
-            # it becomes U+FFFD, as Node's socket.io sends it.
-            value = _without_lone_surrogates(value)
-        return value
-    except (ValueError, RecursionError):
-        raise PacketError("payload is not valid JSON", frame) from None
+        return jsonwire.loads(text)
+    except (ValueError, RecursionError) as exc:
+        why = str(exc) if "too large" in str(exc) or "digits" in str(exc) else ""
+        raise PacketError(f"payload is not valid JSON{': ' + why if why else ''}", frame) from None
 
 
-def _read_int(text: str, pos: int) -> tuple[int | None, int]:
+def _read_int(text: str, pos: int, max_digits: int, what: str) -> tuple[int | None, int]:
+    """Read the decimal digits at ``pos``; more than ``max_digits`` is a PacketError,
+    so that a peer cannot make the decoder convert a number of any length."""
     end = pos
-    while end < len(text) and text[end].isascii() and text[end].isdigit():
+    limit = min(len(text), pos + max_digits + 1)
+    while end < limit and "0" <= text[end] <= "9":
         end += 1
     if end == pos:
         return None, pos
+    if end - pos > max_digits:
+        raise PacketError(f"{what} out of range (more than {max_digits} digits)", text[:40])
     return int(text[pos:end]), end
 
 
@@ -395,6 +379,11 @@ class Decoder:
                 "were still expected",
                 frame,
             )
+        if frame.startswith("42["):
+            # The common case, an event on "/" with no ack: straight to JSON.
+            data = _loads(frame[2:], frame)
+            if type(data) is list and data and type(data[0]) is str:
+                return Packet(PacketType.EVENT, "/", data, None)
         if not frame:
             raise PacketError("empty frame")
         head = frame[0]
@@ -432,7 +421,7 @@ class Decoder:
 
         attachments = 0
         if kind in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
-            count, end = _read_int(text, pos)
+            count, end = _read_int(text, pos, len(str(self.max_attachments)), "attachment count")
             if count is None or end >= len(text) or text[end] != "-":
                 raise PacketError("binary packet without an attachment count", frame)
             if not 1 <= count <= self.max_attachments:
@@ -447,7 +436,7 @@ class Decoder:
             else:
                 namespace, pos = text[pos:comma], comma + 1
 
-        ack_id, pos = _read_int(text, pos)
+        ack_id, pos = _read_int(text, pos, _MAX_ID_DIGITS, "ack id")
         if ack_id is not None and ack_id > _MAX_ID:
             raise PacketError("ack id out of range", frame)
 
@@ -575,9 +564,7 @@ class Parser(Protocol):
 class JsonParser:
     """The reference Socket.IO parser: :func:`encode` and :class:`Decoder`."""
 
-    def encode(self, packet: Packet) -> list[Frame]:
-        """See :func:`encode`."""
-        return encode(packet)
+    encode = staticmethod(encode)
 
     def decoder(self) -> Decoder:
         """A new :class:`Decoder`."""

@@ -11,6 +11,7 @@ have::
                  │ pause()        half-open link: sockets open, nothing moves
                  │ cut()          every relayed connection reset (RST)
                  │ down() / up()  cable unplugged: cut, and new connections refused
+                 │ block_websocket  HTTP passes, WebSocket upgrades are refused (403)
 
 The link's state is one of :class:`LinkState`; the allowed moves between states are
 in :data:`TRANSITIONS`, in one place, so a notebook can print them.
@@ -158,6 +159,16 @@ class _Relay:
         )
 
 
+async def _first_head(reader: asyncio.StreamReader) -> bytes:
+    """Read a request head (bounded); what came instead, if it is not one."""
+    try:
+        return await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError as exc:
+        return exc.partial
+    except asyncio.LimitOverrunError:
+        return await reader.read(_CHUNK)
+
+
 def _reset(writer: asyncio.StreamWriter) -> None:
     """Close abruptly: SO_LINGER 0 makes the kernel send RST instead of FIN."""
     sock = writer.get_extra_info("socket")
@@ -222,6 +233,13 @@ class LinkProxy(Service):
         self._ended: deque[ConnectionStats] = deque(maxlen=history)
         self._next_id = 1
         self._callbacks: list[Callable[[LinkState], None]] = []
+        self.block_websocket = False
+        """Refuse HTTP requests that ask for a WebSocket upgrade (403), as some
+        corporate proxies do, while plain HTTP (long-polling) passes. Set it before
+        the connections it should affect; it reads each new connection's first
+        request head, so use it with HTTP clients only."""
+        self.blocked = 0
+        """How many WebSocket upgrades :attr:`block_websocket` refused."""
         self._taps: list[Callable[[str, bytes], None]] = []
         self._zero_counters()
 
@@ -429,6 +447,19 @@ class LinkProxy(Service):
         self._accepted += 1
         upstream: asyncio.StreamWriter | None = None
         try:
+            first = b""
+            if self.block_websocket:
+                first = await _first_head(reader)
+                if b"\r\nupgrade: websocket" in first.lower():
+                    self.blocked += 1
+                    body = b"WebSocket upgrades are blocked on this link\n"
+                    writer.write(
+                        b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\n"
+                        b"Content-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                        % (len(body), body)
+                    )
+                    relay.ended = "closed"
+                    return
             try:
                 up_reader, upstream = await asyncio.open_connection(
                     self.target_host, self.target_port
@@ -438,6 +469,9 @@ class LinkProxy(Service):
                 relay.ended = "reset"
                 return
             relay.up = _Direction(reader, upstream)
+            if first:
+                relay.up.chunks.append((asyncio.get_running_loop().time(), first))
+                relay.up.held += len(first)
             relay.down = _Direction(up_reader, writer)
             try:
                 async with asyncio.TaskGroup() as group:

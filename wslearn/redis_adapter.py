@@ -36,7 +36,8 @@ What it does not do, on purpose:
 - **No offload.** Each process still encodes its own broadcasts and writes to its
   own sockets; Redis adds one publish per broadcast and one delivery per process.
 
-Needs the ``redis`` and ``hiredis`` packages: ``pip install wslearn[redis]``.
+Failures, sticky sessions and the measured cost are in ``docs/scaling.md``. Needs the
+``redis`` and ``hiredis`` packages: ``pip install wslearn[redis]``.
 """
 
 from __future__ import annotations

@@ -19,11 +19,22 @@ follows the live sockets.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
-from .exceptions import UsageError
+from .exceptions import RoomLimitError, UsageError
 
-__all__ = ["ALL", "Everyone", "RoomRegistry"]
+__all__ = [
+    "ALL",
+    "DEFAULT_MAX_ROOMS_PER_SOCKET",
+    "DEFAULT_MAX_ROOM_NAME_LENGTH",
+    "Everyone",
+    "RoomRegistry",
+]
+
+DEFAULT_MAX_ROOM_NAME_LENGTH = 256
+"""The longest room name a socket may join, in characters."""
+DEFAULT_MAX_ROOMS_PER_SOCKET = 100
+"""The most rooms one socket may be in at once, its own room not counted."""
 
 
 class Everyone(enum.Enum):
@@ -37,9 +48,29 @@ ALL = Everyone.ALL
 
 
 class RoomRegistry:
-    """Rooms and their members, per namespace, indexed both ways."""
+    """Rooms and their members, per namespace, indexed both ways.
 
-    def __init__(self) -> None:
+    A client can make a server join rooms on its behalf (a ``join-room`` handler), so
+    what one socket can make the registry hold is bounded: room names up to
+    ``max_room_name_length`` characters, at most ``max_rooms_per_socket`` rooms per
+    socket. Over one socket's whole life the registry holds at most
+    ``max_rooms_per_socket * max_room_name_length`` characters of room names for it.
+
+    Args:
+        max_rooms_per_socket: the most rooms one socket may be in (its own not
+            counted).
+        max_room_name_length: the longest room name, in characters.
+    """
+
+    def __init__(
+        self,
+        max_rooms_per_socket: int = DEFAULT_MAX_ROOMS_PER_SOCKET,
+        max_room_name_length: int = DEFAULT_MAX_ROOM_NAME_LENGTH,
+    ) -> None:
+        if max_rooms_per_socket < 1 or max_room_name_length < 1:
+            raise UsageError("room limits must be at least 1")
+        self.max_rooms_per_socket = max_rooms_per_socket
+        self.max_room_name_length = max_room_name_length
         # namespace -> room -> sids, and namespace -> sid -> rooms. Both always agree.
         self._members: dict[str, dict[str, set[str]]] = {}
         self._rooms: dict[str, dict[str, set[str]]] = {}
@@ -53,9 +84,8 @@ class RoomRegistry:
         rooms = self._rooms.setdefault(namespace, {})
         if sid in rooms:
             raise UsageError(f"socket {sid!r} is already registered in {namespace!r}")
-        rooms[sid] = set()
-        self._members.setdefault(namespace, {})
-        self.join(namespace, sid, sid)
+        rooms[sid] = {sid}
+        self._members.setdefault(namespace, {}).setdefault(sid, set()).add(sid)
 
     def remove(self, namespace: str, sid: str) -> frozenset[str]:
         """Take a socket out of every room of the namespace and forget it.
@@ -74,10 +104,25 @@ class RoomRegistry:
 
         Raises:
             UsageError: the socket is not registered in this namespace.
+            RoomLimitError: the name is not a string, is too long, or the socket is
+                already in ``max_rooms_per_socket`` rooms.
         """
         rooms = self._rooms.get(namespace, {}).get(sid)
         if rooms is None:
             raise UsageError(f"socket {sid!r} is not registered in {namespace!r}; add() it")
+        if room in rooms:
+            return
+        if not isinstance(room, str):
+            raise RoomLimitError(f"a room name is a string, got {type(room).__name__}")
+        if len(room) > self.max_room_name_length:
+            raise RoomLimitError(
+                f"room name too long ({len(room)} characters, at most {self.max_room_name_length})"
+            )
+        if len(rooms) - (sid in rooms) >= self.max_rooms_per_socket:
+            raise RoomLimitError(
+                f"socket {sid!r} is already in {self.max_rooms_per_socket} rooms, the most "
+                "allowed; leave one first"
+            )
         rooms.add(room)
         self._members[namespace].setdefault(room, set()).add(sid)
 
@@ -95,6 +140,14 @@ class RoomRegistry:
     def members(self, namespace: str, room: str) -> frozenset[str]:
         """The sids in a room (empty if the room does not exist)."""
         return frozenset(self._members.get(namespace, {}).get(room, ()))
+
+    def members_view(self, namespace: str, room: str) -> Collection[str]:
+        """The sids in a room, without a copy: the registry's own set.
+
+        For a broadcast's hot loop. Do not join, leave, add or remove while
+        iterating it; take :meth:`members` for a snapshot.
+        """
+        return self._members.get(namespace, {}).get(room, ())
 
     def rooms_of(self, namespace: str, sid: str) -> frozenset[str]:
         """The rooms a socket is in (empty if it is not registered)."""

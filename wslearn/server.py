@@ -1,4 +1,4 @@
-"""A Socket.IO v5 server (Engine.IO v4, WebSocket transport) on ``websockets``.
+"""A Socket.IO v5 server (Engine.IO v4, HTTP long-polling and WebSocket) on asyncio.
 
 ::
 
@@ -10,71 +10,85 @@
         await socket.to(room_id).emit("user-joined", socket.id)
 
     await server.start()          # 127.0.0.1, a free port
-    print(server.url)             # give this to a Socket.IO client
+    print(server.url)             # give this to any Socket.IO client, as it is
     ...
     await server.stop()
 
-The endpoint is ``/socket.io/`` with ``EIO=4&transport=websocket`` in the query; only
-the WebSocket transport is offered, so clients must be told to use it (in
-python-socketio, ``transports=["websocket"]``). Before the WebSocket handshake the
-server answers with a plain HTTP error and a body that says what to change:
+The endpoint is ``/socket.io/``. Both transports are offered by default, so the
+official clients connect with their default options: they open a session with HTTP
+long-polling, then upgrade it to WebSocket (``transports=`` chooses what is offered).
+Requests are answered with a plain HTTP error and a body that says what to change:
 
 ======  ============================================================================
+400     ``EIO`` is not ``4``, a transport that is not offered, an unknown ``sid``,
+        a method the transport does not use, overlapping polls (see
+        :mod:`wslearn._longpoll`); the body is ``{"code": N, "message": "..."}``
+403     ``origins`` is set and the ``Origin`` header is not in it
 404     the path is not ``/socket.io/`` (with ``static=`` set, such paths are
         answered by :mod:`wslearn.static` instead: files, 404 or 405)
-400     ``EIO`` is not ``4``, ``transport`` is not ``websocket``, or a ``sid`` asks
-        to resume a session (long-polling upgrades are not supported)
-403     ``origins`` is set and the ``Origin`` header is not in it (websockets)
-429     ``max_connections_per_address`` is set and that address is at the cap
+408     a request body that did not arrive within ``http_timeout``
+413     a request body over ``max_payload``
+414     431 an oversized request line or head (:mod:`wslearn.httpparse`)
+429     ``max_connections_per_address`` is set and that address has that many
+        sessions already
 ======  ============================================================================
 
-Origin policy: by default (``origins=None``) every origin is accepted, like the
-guide's ``cors: {origin: "*"}``. With an allow-list, browsers from other sites get 403;
-a request with no ``Origin`` header at all is accepted while
-``allow_missing_origin=True`` (the default): browsers always send the header, so its
-absence means a command-line or server-side client (websockets, python-socketio),
-which an ``Origin`` check could not stop anyway. Set it to False to refuse them too.
+Origin policy, for WebSocket and polling alike: by default (``origins=None``) every
+origin is accepted, and polling responses carry ``Access-Control-Allow-Origin: *``:
+the guide's ``cors: {origin: "*"}``. With an allow-list, other sites get 403 and
+allowed ones get their origin echoed back (with ``Access-Control-Allow-Credentials``
+when ``cors_credentials=True``, for pages that send cookies). A request with no
+``Origin`` header at all is accepted while ``allow_missing_origin=True`` (the default):
+browsers always send the header, so its absence means a command-line or server-side
+client, which an ``Origin`` check could not stop anyway. Set it to False to refuse
+them too.
 
-Once connected, see :mod:`wslearn._connection` for the close codes.
+Once connected, see :mod:`wslearn._engine` for the close codes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import http
 import logging
 import os
+import signal
 import ssl as ssl_module
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, Self, TypeVar, overload
-from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server as WebSocketServer
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.datastructures import Headers
-from websockets.frames import CloseCode
-from websockets.http11 import Request, Response
-from websockets.typing import Origin
+from websockets.extensions.base import ServerExtensionFactory
 
-from ._connection import Connection
+from ._engine import EngineSession
+from ._http import HttpConnection
+from ._outgoing import Outgoing
 from ._service import Service
+from ._websocket import WebSocketTransport
 from .adapters import Adapter, InMemoryAdapter
-from .broadcast import BroadcastOperator
+from .broadcast import BroadcastOperator, Sent
 from .compression import Compression
 from .exceptions import UsageError
 from .namespace import EventMiddleware, Middleware, Namespace
 from .packets import JSON_PARSER, Frame, Parser
 from .recovery import RecoveryStore
-from .rooms import Everyone, RoomRegistry
+from .rooms import (
+    ALL,
+    DEFAULT_MAX_ROOM_NAME_LENGTH,
+    DEFAULT_MAX_ROOMS_PER_SOCKET,
+    Everyone,
+    RoomRegistry,
+)
 from .static import StaticFiles
 
-__all__ = ["ENDPOINT", "Server"]
+__all__ = ["DEFAULT_MAX_BUFFERED_BYTES", "ENDPOINT", "TRANSPORTS", "Server"]
 
 logger = logging.getLogger("wslearn.server")
 
 ENDPOINT = "/socket.io/"
+TRANSPORTS = ("polling", "websocket")
+"""The transports a server can offer, in the order clients try them."""
+DEFAULT_MAX_BUFFERED_BYTES = 4 * 2**20
+"""Unread bytes one client may leave on the server before it is dropped (4 MiB)."""
 T = TypeVar("T")
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -87,21 +101,31 @@ class Server(Service):
     Args:
         ping_interval: seconds between a pong and the next ping (reference 25).
         ping_timeout: seconds a client has to answer a ping (reference 20).
-        max_payload: the largest message accepted, in bytes; bigger ones close the
-            connection with 1009.
-        connect_timeout: seconds a new connection has to CONNECT to a namespace
+        max_payload: the largest message accepted, in bytes: a bigger WebSocket
+            message closes the connection with 1009, a bigger POST body gets 413.
+        connect_timeout: seconds a new session has to CONNECT to a namespace
             (reference 45).
         origins: allowed values of the ``Origin`` header, or None for any.
         allow_missing_origin: with ``origins`` set, accept requests that carry no
             ``Origin`` header (command-line clients). See the module docstring.
-        max_connections_per_address: refuse (HTTP 429) further connections from an
-            IP address that already has this many; None for no cap.
-        outgoing_queue_size: packets queued for one client before it counts as too
-            slow and is closed with 1008.
-        max_pending_events: events of one connection handled at the same time;
-            more wait before the connection reads further.
+        cors_credentials: let pages of allowed origins send cookies with polling
+            requests (``Access-Control-Allow-Credentials: true``).
+        max_connections_per_address: refuse (HTTP 429) new sessions from an IP
+            address that already has this many (WebSocket or polling alike); None
+            for no cap.
+        max_buffered_bytes: unread bytes one client may leave on the server (what
+            the socket could not send yet, or what waits for its next poll). Past
+            it the client counts as too slow and is closed with 1008; others are
+            never slowed down by it.
+        max_pending_events: event handlers of one client running at the same time
+            (async handlers that are waiting); past it, that client's further
+            packets are not read until one finishes.
         close_timeout: seconds a closing handshake may take before the TCP
             connection is aborted.
+        http_timeout: seconds a client has to send a complete HTTP request head,
+            and then its body, and that an idle keep-alive connection stays open.
+        transports: what is offered: ``("polling", "websocket")`` (both, the
+            default, as the reference server), or one of them.
         recovery_window: keep a dropped socket's state and the events it missed
             for this many seconds, for connection state recovery (see
             :mod:`wslearn.recovery`); None (default) turns it off and the CONNECT
@@ -116,13 +140,10 @@ class Server(Service):
         static: serve files next to the endpoint: URL prefix to folder, e.g.
             ``{"/": "page"}`` (GET and HEAD; see :mod:`wslearn.static`). Without it
             every other path is a 404.
-        max_room_name_length: the longest room name, in code points, a client may
-            ask for (see :mod:`wslearn.room_rules`).
-        max_rooms_per_socket: how many rooms a socket may be in besides its own,
-            when a client asks to join (see :mod:`wslearn.room_rules`).
-        ssl: serve TLS with this server-side context (``wss://``; :attr:`url` is
-            then ``https://``), e.g. ``ssl.create_default_context(Purpose.CLIENT_AUTH)``
-            with ``load_cert_chain(...)``. None serves plain ``ws://``.
+        ssl: serve TLS with this server-side context (``https://`` and ``wss://``;
+            :attr:`url` says so), e.g. ``ssl.create_default_context(Purpose.CLIENT_AUTH)``
+            with ``load_cert_chain(...)``. None serves plain ``http://`` and ``ws://``.
+        path: the endpoint path.
         compression: permessage-deflate settings (see :mod:`wslearn.compression`),
             or None (default) to decline compression. Off by default, as in Node's
             socket.io since v3: a chat server's messages are mostly small, where
@@ -131,7 +152,17 @@ class Server(Service):
             whole life, however idle. Turn it on for large, repetitive payloads,
             with ``Compression()``: messages under its threshold (1024 bytes) go
             out uncompressed, and the server keeps no compressor between messages.
-            On this transport each recipient of a broadcast compresses its copy.
+            A broadcast is compressed once for all recipients whose negotiated
+            parameters match (see :func:`wslearn.compression.sharing_key`).
+        max_room_name_length: the longest room name, in code points: the room
+            registry refuses longer ones to any code (RoomLimitError), and the room
+            rules of :mod:`wslearn.room_rules` tell clients so.
+        max_rooms_per_socket: how many rooms a socket may be in besides its own:
+            a bound on what one client can make the server hold, enforced the same
+            two ways.
+
+    Raises:
+        UsageError: a setting is out of range (the message says which).
     """
 
     def __init__(
@@ -143,17 +174,21 @@ class Server(Service):
         connect_timeout: float = 45.0,
         origins: Sequence[str] | None = None,
         allow_missing_origin: bool = True,
+        cors_credentials: bool = False,
         max_connections_per_address: int | None = None,
-        outgoing_queue_size: int = 1024,
+        max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
         max_pending_events: int = 64,
         close_timeout: float = 5.0,
+        http_timeout: float = 10.0,
+        transports: Sequence[str] = TRANSPORTS,
         recovery_window: float | None = None,
         parser: Parser = JSON_PARSER,
         adapter: Adapter | None = None,
         static: Mapping[str, str | os.PathLike[str]] | None = None,
-        max_room_name_length: int = 256,
-        max_rooms_per_socket: int = 100,
         ssl: ssl_module.SSLContext | None = None,
+        path: str = ENDPOINT,
+        max_room_name_length: int = DEFAULT_MAX_ROOM_NAME_LENGTH,
+        max_rooms_per_socket: int = DEFAULT_MAX_ROOMS_PER_SOCKET,
         compression: Compression | None = None,
     ) -> None:
         for name, value in [
@@ -161,48 +196,68 @@ class Server(Service):
             ("ping_timeout", ping_timeout),
             ("connect_timeout", connect_timeout),
             ("close_timeout", close_timeout),
+            ("http_timeout", http_timeout),
             ("max_payload", max_payload),
-            ("outgoing_queue_size", outgoing_queue_size),
+            ("max_buffered_bytes", max_buffered_bytes),
             ("max_pending_events", max_pending_events),
             ("max_room_name_length", max_room_name_length),
             ("max_rooms_per_socket", max_rooms_per_socket),
         ]:
-            if not value > 0:
+            if isinstance(value, bool) or not value > 0:
                 raise UsageError(f"{name} must be positive, got {value!r}")
         if max_connections_per_address is not None and max_connections_per_address < 1:
             raise UsageError("max_connections_per_address must be at least 1, or None")
+        offered = tuple(transports) if not isinstance(transports, str) else (transports,)
+        if not offered or any(t not in TRANSPORTS for t in offered):
+            raise UsageError(f"transports must name 'polling' and/or 'websocket', got {offered}")
+        if not path.startswith("/"):
+            raise UsageError(f"the endpoint path starts with '/', got {path!r}")
         self.ping_interval = ping_interval
         self.ping_timeout = ping_timeout
         self.max_payload = max_payload
         self.connect_timeout = connect_timeout
         self.origins = None if origins is None else tuple(origins)
         self.allow_missing_origin = allow_missing_origin
+        self.cors_credentials = cors_credentials
         self.max_connections_per_address = max_connections_per_address
-        self.outgoing_queue_size = outgoing_queue_size
+        self.max_buffered_bytes = max_buffered_bytes
         self.max_pending_events = max_pending_events
         self.close_timeout = close_timeout
+        self.http_timeout = http_timeout
+        self.transports = tuple(t for t in TRANSPORTS if t in offered)
+        self.path = path if path.endswith("/") else path + "/"
+        self.ssl = ssl
         self.max_room_name_length = max_room_name_length
         self.max_rooms_per_socket = max_rooms_per_socket
-        self.ssl = ssl
         self.compression = compression
 
         self.parser = parser
         self.adapter = InMemoryAdapter() if adapter is None else adapter
         self.recovery = None if recovery_window is None else RecoveryStore(recovery_window)
         self.static = None if static is None else StaticFiles(static)
-        self.registry = RoomRegistry()
+        # The registry holds the limits for any join (server code included); the room
+        # rules of wslearn.room_rules read the same numbers to refuse clients politely.
+        self.registry = RoomRegistry(max_rooms_per_socket, max_room_name_length)
         self.namespaces: dict[str, Namespace] = {"/": Namespace(self, "/")}
-        self.connections: set[Connection] = set()
+        self.sessions: dict[str, EngineSession] = {}
         self.stopping = False
+        self._http: set[HttpConnection] = set()
+        self._websockets: set[WebSocketTransport] = set()
         self._per_address: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._ws_server: WebSocketServer | None = None
+        self._listener: asyncio.Server | None = None
+        self._all_closed: asyncio.Future[None] | None = None
         self._host = "127.0.0.1"
         self._port: int | None = None
 
     def __repr__(self) -> str:
-        where = self.url if self._ws_server is not None else "not started"
-        return f"<Server {where} connections={len(self.connections)}>"
+        where = self.url if self._listener is not None else "not started"
+        return f"<Server {where} sessions={len(self.sessions)}>"
+
+    @property
+    def connections(self) -> list[EngineSession]:
+        """The open Engine.IO sessions (one per connected client), any transport."""
+        return list(self.sessions.values())
 
     # -- namespaces and handlers --------------------------------------------------
 
@@ -247,9 +302,9 @@ class Server(Service):
         """Start a broadcast to everyone on ``"/"`` but the members of ``room``."""
         return self.namespaces["/"].except_(room)
 
-    async def emit(self, event: str, *args: Any) -> None:
-        """Send an event to every socket connected to ``"/"``."""
-        await self.namespaces["/"].emit(event, *args)
+    def emit(self, event: str, *args: Any) -> Sent:
+        """Send an event to every socket connected to ``"/"`` (``await`` optional)."""
+        return self.namespaces["/"].emit(event, *args)
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -269,13 +324,13 @@ class Server(Service):
         """The URL to give a Socket.IO client, e.g. ``http://127.0.0.1:8000``
         (``https://`` when the server was given an ``ssl`` context)."""
         host = f"[{self._host}]" if ":" in self._host else self._host
-        scheme = "http" if self.ssl is None else "https"
+        scheme = "https" if self.ssl is not None else "http"
         return f"{scheme}://{host}:{self.port}"
 
     @property
     def running(self) -> bool:
         """True between :meth:`start` and :meth:`stop`."""
-        return self._ws_server is not None
+        return self._listener is not None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Self:
         """Listen on ``host:port`` (port 0 picks a free port; read :attr:`port`).
@@ -284,88 +339,85 @@ class Server(Service):
             UsageError: the server is already running.
             OSError: the address is in use or cannot be bound.
         """
-        if self._ws_server is not None:
+        if self._listener is not None:
             raise UsageError(f"the server is already running at {self.url}; stop() it first")
-        origins: list[Origin | None] | None = None
-        if self.origins is not None:
-            origins = [Origin(origin) for origin in self.origins]
-            if self.allow_missing_origin:
-                origins.append(None)
         self.stopping = False
-        self._ws_server = await serve(
-            self._handle,
-            host,
-            port,
-            process_request=self._check_request,
-            origins=origins,
-            max_size=self.max_payload,
-            ping_interval=None,  # Engine.IO has its own heartbeat
-            close_timeout=self.close_timeout,
-            ssl=self.ssl,
-            compression=None,
-            extensions=None if self.compression is None else [self.compression.server_factory()],
+        loop = asyncio.get_running_loop()
+        listener = await loop.create_server(
+            lambda: HttpConnection(self), host, port, ssl=self.ssl, reuse_address=True
         )
+        self._listener = listener
         self._host = host
-        self._port = self._ws_server.sockets[0].getsockname()[1]
+        self._port = listener.sockets[0].getsockname()[1]
         try:
             await self.adapter.start(self)
         except BaseException:
-            self._ws_server.close()
-            await self._ws_server.wait_closed()
-            self._ws_server = self._port = None
+            listener.close()
+            await listener.wait_closed()
+            self._listener = self._port = None
             raise
         logger.info("serving Socket.IO at %s", self.url)
         return self
 
     async def stop(self) -> None:
-        """Close every connection with 1001 (no DISCONNECT: clients reconnect) and stop.
+        """Close every session (1001 and no DISCONNECT: clients reconnect) and stop.
 
         Handlers still running after ``close_timeout`` are cancelled. Calling it on a
         stopped server does nothing.
         """
-        ws_server = self._ws_server
-        if ws_server is None:
+        listener = self._listener
+        if listener is None:
             return
         self.stopping = True
-        ws_server.close(close_connections=False)  # stop accepting first
-        await asyncio.gather(*(conn.shutdown() for conn in list(self.connections)))
-        await ws_server.wait_closed()
+        listener.close()  # stop accepting first
+        self._all_closed = asyncio.get_running_loop().create_future()
+        for session in list(self.sessions.values()):
+            session.shutdown()
+        for connection in list(self._http):
+            connection.shutdown()
+        if self._websockets:
+            try:
+                async with asyncio.timeout(self.close_timeout + 0.5):
+                    await self._all_closed
+            except TimeoutError:
+                logger.warning("some connections did not close in time")
+        await listener.wait_closed()
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=self.close_timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self.adapter.stop()
-        self._ws_server = None
+        self._listener = None
         self._port = None
+        self._all_closed = None
         logger.info("server stopped")
 
-    def deliver(
-        self,
-        namespace: str,
-        frames: Sequence[Frame],
-        rooms: frozenset[str] | Everyone,
-        except_rooms: frozenset[str] = frozenset(),
-        except_sids: frozenset[str] = frozenset(),
-    ) -> int:
-        """Queue encoded frames for this server's matching sockets; never waits.
+    async def serve_forever(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Start (unless running), serve until SIGINT or SIGTERM, then stop cleanly.
 
-        Adapters call it to deliver a broadcast locally (see :mod:`wslearn.adapters`).
-
-        Returns:
-            How many sockets the frames were queued for.
+        For scripts and services; in a notebook the server already keeps serving
+        after ``await server.start()``. Signal handlers are installed only in the
+        main thread of a loop that supports them; elsewhere it serves until the
+        task is cancelled. Cancelling it stops the server too.
         """
-        nsp = self.namespaces.get(namespace)
-        if nsp is None:
-            return 0
-        packet = tuple(frames)
-        count = 0
-        for sid in self.registry.targets(namespace, rooms, except_rooms, except_sids):
-            socket = nsp.sockets.get(sid)
-            if socket is not None:
-                socket._conn.enqueue(packet)
-                count += 1
-        return count
+        if not self.running:
+            await self.start(host, port)
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        installed: list[signal.Signals] = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, stop.set)
+                installed.append(signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread, or a loop without signal support
+        try:
+            await stop.wait()
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+            await self.stop()
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run a coroutine in a task the server keeps until it ends (or stop())."""
@@ -379,81 +431,93 @@ class Server(Service):
         if not task.cancelled() and task.exception() is not None:
             logger.error("background task failed", exc_info=task.exception())
 
-    # -- connections --------------------------------------------------------------
+    # -- delivery -----------------------------------------------------------------
 
-    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        url = urlsplit(request.path)
-        if url.path.rstrip("/") != ENDPOINT.rstrip("/"):
-            if self.static is not None:
-                return _static(self.static, request)
-            return _refuse(connection, 404, f"Not Found: the Socket.IO endpoint is {ENDPOINT}")
-        query = parse_qs(url.query, keep_blank_values=True)
-        eio = query.get("EIO", [""])
-        if eio != ["4"]:
-            return _refuse(
-                connection,
-                400,
-                "Bad Request: EIO=4 is required (Engine.IO v4 / Socket.IO v5), "
-                f"got EIO={eio[0]!r}",
-            )
-        transport = query.get("transport", [""])
-        if transport != ["websocket"]:
-            return _refuse(
-                connection,
-                400,
-                "Bad Request: only transport=websocket is served (no long-polling); "
-                f"got transport={transport[0]!r}. Tell the client transports=['websocket'].",
-            )
-        if "sid" in query:
-            return _refuse(
-                connection,
-                400,
-                "Bad Request: resuming a session (sid=...) is not supported; "
-                "open a new WebSocket connection without sid",
-            )
+    def deliver(
+        self,
+        namespace: str,
+        frames: Sequence[Frame],
+        rooms: frozenset[str] | Everyone,
+        except_rooms: frozenset[str] = frozenset(),
+        except_sids: frozenset[str] = frozenset(),
+    ) -> int:
+        """Send encoded frames to this server's matching sockets; never waits.
+
+        The frames are UTF-8 encoded (and framed for WebSocket) once for everyone.
+        Adapters call it to deliver a broadcast locally (see :mod:`wslearn.adapters`).
+
+        Returns:
+            How many sockets the frames were sent to.
+
+        Raises:
+            ValueError: a text frame is not valid Unicode (nobody was sent anything).
+        """
+        nsp = self.namespaces.get(namespace)
+        if nsp is None:
+            return 0
+        outgoing = Outgoing(frames)
+        sockets = nsp.sockets
+        if rooms is not ALL and len(rooms) == 1 and not except_rooms:
+            (room,) = rooms
+            members: Any = self.registry.members_view(namespace, room)
+            if except_sids:
+                members = [sid for sid in members if sid not in except_sids]
+        else:
+            members = self.registry.targets(namespace, rooms, except_rooms, except_sids)
+        count = 0
+        for sid in members:
+            socket = sockets.get(sid)
+            if socket is not None:
+                socket._conn.send(outgoing)
+                count += 1
+        return count
+
+    # -- sessions -----------------------------------------------------------------
+
+    def cors_headers(self, origin: str | None) -> list[tuple[str, str]] | None:
+        """The CORS headers for a request from ``origin``, or None if it is refused."""
+        if origin is None:
+            if self.origins is not None and not self.allow_missing_origin:
+                return None
+            return []
+        if self.origins is None:
+            if not self.cors_credentials:
+                return [("Access-Control-Allow-Origin", "*")]
+        elif origin not in self.origins:
+            return None
+        headers = [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        if self.cors_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers
+
+    def websocket_extensions(self) -> list[ServerExtensionFactory]:
+        """The WebSocket extensions the server accepts: permessage-deflate when
+        ``compression`` is set, else none."""
+        return [] if self.compression is None else [self.compression.server_factory()]
+
+    def refuse_new_session(self, address: str) -> str | None:
+        """Why a new session from ``address`` is refused right now, or None."""
+        if self.stopping:
+            return "Service Unavailable: the server is stopping"
         cap = self.max_connections_per_address
-        if cap is not None and self._per_address[_address(connection)] >= cap:
-            logger.warning("refused a connection from %s: cap of %d", _address(connection), cap)
-            return _refuse(
-                connection, 429, f"Too Many Requests: at most {cap} connections per address"
-            )
+        if cap is not None and self._per_address[address] >= cap:
+            logger.warning("refused a session from %s: cap of %d", address, cap)
+            return f"Too Many Requests: at most {cap} sessions per address"
         return None
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        address = _address(ws)
-        self._per_address[address] += 1
-        try:
-            cap = self.max_connections_per_address
-            if cap is not None and self._per_address[address] > cap:
-                # Several handshakes raced past the HTTP check.
-                await ws.close(CloseCode.TRY_AGAIN_LATER, "too many connections from this address")
-                return
-            conn = Connection(self, ws)
-            self.connections.add(conn)
-            try:
-                await conn.run()
-            finally:
-                self.connections.discard(conn)
-        finally:
-            self._per_address[address] -= 1
-            if self._per_address[address] <= 0:
-                del self._per_address[address]
+    def _session_started(self, session: EngineSession) -> None:
+        self.sessions[session.sid] = session
+        self._per_address[session.address] += 1
 
+    def _session_ended(self, session: EngineSession) -> None:
+        if self.sessions.pop(session.sid, None) is None:
+            return
+        self._per_address[session.address] -= 1
+        if self._per_address[session.address] <= 0:
+            del self._per_address[session.address]
 
-def _address(connection: ServerConnection) -> str:
-    remote = connection.remote_address
-    return str(remote[0]) if remote else ""
-
-
-def _static(files: StaticFiles, request: Request) -> Response:
-    """A file (or a clear 404/405) for a request that is not for the endpoint."""
-    reply = files.respond(request.method, request.path)
-    headers = Headers(reply.headers)
-    headers["Date"] = email.utils.formatdate(usegmt=True)
-    headers["Connection"] = "close"  # websockets ends the connection after any non-101
-    status = http.HTTPStatus(reply.status)
-    return Response(status.value, status.phrase, headers, reply.body)
-
-
-def _refuse(connection: ServerConnection, status: int, text: str) -> Response:
-    return connection.respond(http.HTTPStatus(status), text + "\n")
+    def _transport_closed(self) -> None:
+        """A WebSocket connection ended; the stop may be waiting for the last one."""
+        waiter = self._all_closed
+        if waiter is not None and not waiter.done() and not self._websockets:
+            waiter.set_result(None)

@@ -7,14 +7,18 @@
 //   {"op":"open","name":"a","ns":"/chat","auth":{..}}   io(URL + ns, ...): a new connection
 //   {"op":"open","name":"b","ns":"/chat","via":"a"}     another namespace on a's connection
 //   {"op":"open","name":"c","url":"http://.."}          a connection to another URL (a proxy)
+//   {"op":"open","name":"d","transports":null}          the client's DEFAULT options: polling
+//                                                       first, then the upgrade (the tests'
+//                                                       default is ["websocket"]); or a list
 //   {"op":"open","name":"d","parser":"msgpack"}         with socket.io-msgpack-parser
 //   {"op":"listen","name":"a","event":"e","reply":[..]} report "e"; ack with reply (default: echo)
 //   {"op":"emit","name":"a","event":"e","args":[..]}
 //   {"op":"call","id":1,"name":"a","event":"e","args":[..],"timeout":ms,"all":false}
 //       emitWithAck with a timeout: the ack's first argument, or all of them with "all"
 //   {"op":"connect","name":"a"} / {"op":"close","name":"a"}
-// Reports: connect {id, recovered}, connect_error {message, data}, disconnect {reason},
-// reconnect {attempt}, event {event, args}; every report names its socket.
+// Reports: connect {id, recovered, transport}, connect_error {message, data},
+// disconnect {reason}, reconnect {attempt}, event {event, args}, upgrade {transport};
+// every report names its socket.
 import { io } from "socket.io-client";
 import msgpackParser from "socket.io-msgpack-parser";
 import { report, serve, splitAck } from "./lines.mjs";
@@ -22,17 +26,21 @@ import { report, serve, splitAck } from "./lines.mjs";
 const url = process.argv[2];
 const sockets = new Map();
 
-function open({ name, ns = "/", auth, via, url: base = url, reconnection = true, parser }) {
+function open({
+  name,
+  ns = "/",
+  auth,
+  via,
+  url: base = url,
+  reconnection = true,
+  transports = ["websocket"],
+  parser,
+}) {
   let socket;
   if (via === undefined) {
     // A new connection (its own Manager), the way an application calls io().
-    const options = {
-      forceNew: true,
-      transports: ["websocket"],
-      reconnection,
-      reconnectionDelay: 50,
-      reconnectionDelayMax: 200,
-    };
+    const options = { forceNew: true, reconnection, reconnectionDelay: 50, reconnectionDelayMax: 200 };
+    if (transports !== null) options.transports = transports;
     if (auth !== undefined) options.auth = auth;
     if (parser === "msgpack") options.parser = msgpackParser;
     socket = io(base + (ns === "/" ? "" : ns), options);
@@ -43,7 +51,13 @@ function open({ name, ns = "/", auth, via, url: base = url, reconnection = true,
   }
   sockets.set(name, socket);
   socket.on("connect", () =>
-    report({ type: "connect", name, id: socket.id, recovered: socket.recovered }),
+    report({
+      type: "connect",
+      name,
+      id: socket.id,
+      recovered: socket.recovered,
+      transport: socket.io.engine.transport.name,
+    }),
   );
   socket.on("connect_error", (err) =>
     report({ type: "connect_error", name, message: err.message, data: err.data ?? null }),
@@ -51,6 +65,11 @@ function open({ name, ns = "/", auth, via, url: base = url, reconnection = true,
   socket.on("disconnect", (reason) => report({ type: "disconnect", name, reason }));
   if (via === undefined) {
     socket.io.on("reconnect", (attempt) => report({ type: "reconnect", name, attempt }));
+    socket.io.on("open", () =>
+      socket.io.engine.on("upgrade", (transport) =>
+        report({ type: "upgrade", name, transport: transport.name }),
+      ),
+    );
   }
 }
 

@@ -2,8 +2,8 @@
 //
 //   node server.mjs [PORT [OPTIONS_JSON]]   prints {"type":"listening","port":N}
 //
-// OPTIONS_JSON adds socket.io Server options, e.g. {"pingInterval":100};
-// {"parser":"msgpack"} uses socket.io-msgpack-parser instead of the default parser.
+// OPTIONS_JSON adds socket.io Server options, e.g. {"pingInterval":100}; "transports"
+// defaults to ["websocket"]; {"parser":"msgpack"} uses socket.io-msgpack-parser.
 //
 // What it serves, on "/" and "/chat" (any other namespace is refused by socket.io):
 //   "echo"      acks with the arguments it received (binary included)
@@ -24,7 +24,8 @@ import { report, serve, splitAck } from "./lines.mjs";
 const http = createServer();
 const options = JSON.parse(process.argv[3] ?? "{}");
 if (options.parser === "msgpack") options.parser = msgpackParser;
-const io = new Server(http, { ...options, transports: ["websocket"] });
+// WebSocket only unless the options say otherwise ({"transports": ["polling", ...]}).
+const io = new Server(http, { transports: ["websocket"], ...options });
 
 function install(nsp) {
   nsp.on("connection", (socket) => {
