@@ -195,9 +195,10 @@ async def test_a_half_open_peer_leaves_presence_after_the_heartbeat_bound(
         await bob.wait_for(lambda c: c.online() == ["Alice", "Bob"])
         link.pause()  # Alice's machine vanished: no close, no FIN
         started = asyncio.get_running_loop().time()
-        await bob.wait_for(lambda c: c.online() == ["Bob"], timeout=5)
-        took = asyncio.get_running_loop().time() - started
-        assert took < 5  # bounded: ping interval + timeout, then the grace
+        # Bounded: the ping interval and timeout (0.2 + 0.2 s), then the grace (0.2 s);
+        # the wait's bound is only generous for a loaded machine.
+        await bob.wait_for(lambda c: c.online() == ["Bob"], timeout=15)
+        assert asyncio.get_running_loop().time() - started > 0.2  # not before the bound
     finally:
         await link.stop()
 

@@ -28,7 +28,7 @@ function setup(server) {
   server.on("connection", (socket) => {
     socket.on("echo", (value, ack) => ack(value));
     socket.on("ask-me", async (question, ack) => {
-      const answer = await socket.timeout(2000).emitWithAck("question", question);
+      const answer = await socket.timeout(10000).emitWithAck("question", question);
       ack(answer);
     });
     socket.on("kick-me", () => socket.disconnect());
@@ -67,14 +67,14 @@ test("it starts on long-polling, upgrades to WebSocket and keeps talking", { ski
   const hello = new Promise((resolve) => socket.on("hello", resolve));
   socket.connect();
   assert.equal(await hello, "from node");
-  assert.deepEqual(await socket.timeout(2000).emitWithAck("echo", { on: "polling?" }), { on: "polling?" });
+  assert.deepEqual(await socket.timeout(10000).emitWithAck("echo", { on: "polling?" }), { on: "polling?" });
   await waitFor(() => m.transport === "websocket", 5000, "the upgrade");
   assert.deepEqual(transports, ["polling", "websocket"]);
-  assert.equal(await socket.timeout(2000).emitWithAck("echo", "after the upgrade"), "after the upgrade");
+  assert.equal(await socket.timeout(10000).emitWithAck("echo", "after the upgrade"), "after the upgrade");
   // The heartbeat (300 + 200 ms) keeps the session up well past one interval.
   await new Promise((resolve) => setTimeout(resolve, 900));
   assert.equal(socket.connected, true);
-  assert.equal(await socket.timeout(2000).emitWithAck("echo", 3), 3);
+  assert.equal(await socket.timeout(10000).emitWithAck("echo", 3), 3);
 });
 
 test("WebSocket-only mode never polls", { skip }, async () => {
@@ -84,16 +84,16 @@ test("WebSocket-only mode never polls", { skip }, async () => {
   const socket = m.socket("/").connect();
   await waitFor(() => socket.connected, 5000, "connect");
   assert.deepEqual(transports, ["websocket"]);
-  assert.equal(await socket.timeout(2000).emitWithAck("echo", "ws"), "ws");
+  assert.equal(await socket.timeout(10000).emitWithAck("echo", "ws"), "ws");
 });
 
 test("emits made before connecting are buffered, and the server's acks come back", { skip }, async () => {
   const socket = manager().socket("/");
   socket.on("question", (question, ack) => ack(`answer to ${question}`));
-  const early = socket.timeout(3000).emitWithAck("echo", "buffered");
+  const early = socket.timeout(10000).emitWithAck("echo", "buffered");
   socket.connect();
   assert.equal(await early, "buffered");
-  assert.equal(await socket.timeout(3000).emitWithAck("ask-me", "life"), "answer to life");
+  assert.equal(await socket.timeout(10000).emitWithAck("ask-me", "life"), "answer to life");
 });
 
 test("a namespace takes auth, and a refusal is not retried", { skip }, async () => {
@@ -143,7 +143,7 @@ test("when the server goes away it reconnects by itself, polling then upgrading 
   setup(again);
   try {
     await waitFor(() => socket.connected && m.transport === "websocket", 8000, "the reconnection");
-    assert.equal(await socket.timeout(2000).emitWithAck("echo", "back"), "back");
+    assert.equal(await socket.timeout(10000).emitWithAck("echo", "back"), "back");
   } finally {
     m.close();
     again.close();
@@ -156,9 +156,9 @@ test("long-polling alone works too (no upgrade)", { skip }, async () => {
   m.on("transport", (name) => transports.push(name));
   const socket = m.socket("/").connect();
   await waitFor(() => socket.connected, 5000, "connect");
-  assert.equal(await socket.timeout(2000).emitWithAck("echo", "polled"), "polled");
+  assert.equal(await socket.timeout(10000).emitWithAck("echo", "polled"), "polled");
   await new Promise((resolve) => setTimeout(resolve, 700)); // heartbeats over polling
-  assert.equal(await socket.timeout(2000).emitWithAck("echo", "still"), "still");
+  assert.equal(await socket.timeout(10000).emitWithAck("echo", "still"), "still");
   assert.deepEqual(transports, ["polling"]);
 });
 

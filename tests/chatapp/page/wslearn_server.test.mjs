@@ -59,13 +59,21 @@ test("without a token /chat refuses, naming the reason, and is not retried", asy
   m.close();
 });
 
-test("with the default transports it connects (and ends on WebSocket)", async () => {
+test("with the default transports it starts on long-polling where offered, then upgrades", async () => {
+  // Does this server answer the polling handshake? (wslearn does since its Engine.IO
+  // sessions got the polling transport; before that, the client falls back.)
+  const probe = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`);
+  await probe.text();
   const m = new Manager(server.url, { ...FAST, tryAllTransports: true });
   closers.push(() => m.close());
+  const seen = [];
+  m.on("transport", (name) => seen.push(name));
   const door = m.socket("/").connect();
   const reply = await door.timeout(5000).emitWithAck("sign-in", { name: "Default" });
   assert.ok(reply.token);
   await waitFor(() => m.transport === "websocket", 5000, "the WebSocket");
+  assert.deepEqual(seen, probe.ok ? ["polling", "websocket"] : ["websocket"]);
+  assert.equal(await door.timeout(5000).emitWithAck("sign-in", { name: "Again" }).then((r) => r.user.name), "Again");
   m.close();
 });
 
