@@ -15,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 
 from wslearn.backoff import Backoff
 from wslearn.kernel import wait_until
+from wslearn.namespace import Socket
 from wslearn.server import Server
 from wslearn.widgets import ChatPane
 
@@ -237,3 +238,56 @@ async def open_polling(port: int) -> tuple[str, dict[str, Any]]:
     assert answer.status == 200 and answer.text.startswith("0"), answer
     info: dict[str, Any] = json.loads(answer.text[1:])
     return info["sid"], info
+
+
+# -- the bystander of the adversarial tests ----------------------------------------------
+
+
+class Witness:
+    """A bystander that stays connected through an attack, answering pings in the
+    background, plus the checks every test ends with."""
+
+    def __init__(self, server: Server, raw_client: RawFactory) -> None:
+        self.server = server
+        self.raw_client = raw_client
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
+        self.ticks = 0
+        self.client: RawClient
+        self._reader: asyncio.Task[None]
+
+    async def start(self) -> None:
+        self.client = await self.raw_client(self.server)
+        await self.client.connect()
+        self.server.of("/").sockets[self.client.sid].join("lobby")
+        self._reader = asyncio.create_task(self._read())
+        await self.check_no_loss()
+
+    async def _read(self) -> None:
+        while True:
+            frame = await self.client.recv(within=3600)  # answers pings itself
+            self.events.put_nowait(frame)
+
+    async def check_no_loss(self) -> None:
+        """A broadcast reaches the bystander next, with nothing lost or extra."""
+        self.ticks += 1
+        await self.server.to("lobby").emit("tick", self.ticks)
+        frame = await asyncio.wait_for(self.events.get(), 5)
+        assert frame == f'42["tick",{self.ticks}]'
+        assert self.client.sid in self.server.of("/").sockets
+
+    async def check_fresh_client_served(self) -> None:
+        fresh = await self.raw_client(self.server)
+        await fresh.connect()
+        await fresh.send('427["echo","still here"]')
+        assert await fresh.recv() == '437["still here"]'
+
+    async def finish(self) -> None:
+        await self.check_no_loss()
+        await self.check_fresh_client_served()
+        self._reader.cancel()
+
+
+def add_echo(server: Server) -> None:
+    @server.on("echo")
+    def echo(socket: Socket, *args: Any) -> tuple[Any, ...]:
+        return args

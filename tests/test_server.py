@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import signal
 from typing import Any
 
 import pytest
 from support import RawFactory, ServerFactory, SioFactory, eventually
 
+from wslearn.client import Client
 from wslearn.exceptions import AckTimeoutError, ConnectRefusedError, NotConnectedError, UsageError
 from wslearn.namespace import Socket
 from wslearn.packets import JSON_PARSER, Frame, Packet, PacketDecoder
@@ -660,3 +663,35 @@ async def test_a_flood_of_events_waits_for_free_handler_slots(
     release.set()
     acks = {await client.recv() for _ in range(6)}
     assert acks == {f"43{n}[{n}]" for n in range(6)}
+
+
+# -- serving until interrupted ----------------------------------------------------------
+
+
+async def test_serve_forever_serves_until_sigterm_then_stops_cleanly() -> None:
+    server = Server()
+    server.on("echo")(lambda socket, value: value)
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.serve_forever(ready=lambda _: ready.set()))
+    await asyncio.wait_for(ready.wait(), 5)
+    client = Client(server.url, reconnection=None)
+    await client.connect()
+    assert await client.call("echo", "hi") == ["hi"]
+    os.kill(os.getpid(), signal.SIGTERM)  # handled by serve_forever, not the default
+    await asyncio.wait_for(task, 5)
+    assert not server.running
+    await eventually(lambda: not client.connected)
+    await client.disconnect()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # its handler is gone
+
+
+async def test_cancelling_serve_forever_stops_the_server() -> None:
+    server = Server()
+    ready = asyncio.Event()
+    task = asyncio.create_task(server.serve_forever(ready=lambda _: ready.set()))
+    await asyncio.wait_for(ready.wait(), 5)
+    assert server.running
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not server.running

@@ -38,14 +38,14 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .bench.cli import add_arguments as add_bench_arguments
 from .chat import add_chat_handlers
 from .exactly_once import AppliedLog, add_ledger_handlers
-from .exceptions import ConnectFailedError
+from .exceptions import ConnectFailedError, UsageError
 from .server import Server
 
 
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="share rooms with every process on this Redis, e.g. redis://127.0.0.1:6379/0",
     )
+    add_limit_arguments(serve)
     serve.set_defaults(run=run_serve)
 
     chat = commands.add_parser(
@@ -88,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--no-limits", action="store_true", help="turn the rate limits off (load experiments)"
     )
+    add_limit_arguments(chat)
     chat.set_defaults(run=run_chat)
 
     ledger = commands.add_parser(
@@ -108,18 +110,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SERVE_LIMITS = {
+    "max_connections_per_address": 50,
+    "max_payload": 100_000,
+    "max_buffered_bytes": 1 << 20,
+}
+"""The command line's defaults for what one address or client may cost the server:
+50 sessions per address, 100 kB per message, 1 MiB unread per client. A library
+``Server()`` has no per-address cap (a test or a notebook opens many clients from
+127.0.0.1); a server on a network port should have one."""
+
+
+def add_limit_arguments(command: argparse.ArgumentParser) -> None:
+    """The flags that bound what clients can cost, with :data:`SERVE_LIMITS` defaults."""
+    command.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        default=SERVE_LIMITS["max_connections_per_address"],
+        metavar="N",
+        help="sessions one IP address may hold; more get HTTP 429 (default: %(default)s)",
+    )
+    command.add_argument(
+        "--max-payload",
+        type=int,
+        default=SERVE_LIMITS["max_payload"],
+        metavar="BYTES",
+        help="largest message accepted; bigger closes with 1009 (default: %(default)s)",
+    )
+    command.add_argument(
+        "--max-buffered-bytes",
+        type=int,
+        default=SERVE_LIMITS["max_buffered_bytes"],
+        metavar="BYTES",
+        help="unread bytes a client may leave before it is dropped (default: %(default)s)",
+    )
+
+
+def limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The Server keyword arguments of :func:`add_limit_arguments`' flags."""
+    return {
+        "max_connections_per_address": args.max_connections_per_address,
+        "max_payload": args.max_payload,
+        "max_buffered_bytes": args.max_buffered_bytes,
+    }
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Serve the chat app until SIGINT or SIGTERM, then stop cleanly."""
-    return asyncio.run(_serve(args.host, args.port, args.redis))
+    return asyncio.run(_serve(args.host, args.port, args.redis, limits(args)))
 
 
-async def _serve(host: str, port: int, redis: str | None = None) -> int:
-    if redis is None:
-        server = Server()
-    else:
+async def _serve(
+    host: str, port: int, redis: str | None = None, settings: dict[str, int] | None = None
+) -> int:
+    options: dict[str, Any] = dict(SERVE_LIMITS if settings is None else settings)
+    if redis is not None:
         from .redis_adapter import RedisAdapter
 
-        server = Server(adapter=RedisAdapter(redis))
+        options["adapter"] = RedisAdapter(redis)
+    try:
+        server = Server(**options)
+    except UsageError as exc:
+        print(f"wslearn serve: {exc}", file=sys.stderr)
+        return 2
     add_chat_handlers(server)
     return await _run_until_signal(server, host, port, "chat")
 
@@ -131,25 +184,21 @@ async def _run_until_signal(
     what: str,
     note: Callable[[Server], str] | None = None,
 ) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+
+    def ready(server: Server) -> None:
+        print(f"wslearn {what} server listening on {server.url} (Ctrl+C to stop)", flush=True)
+        if note is not None:
+            print(note(server), flush=True)
+
     try:
-        await server.start(host, port)
+        # Until SIGINT or SIGTERM (handled before "listening" is printed), then a clean stop.
+        await server.serve_forever(host, port, ready=ready)
     except ConnectFailedError as exc:  # the adapter could not reach what links processes
         print(f"cannot join the cluster: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"wslearn {what} server listening on {server.url} (Ctrl+C to stop)", flush=True)
-    if note is not None:
-        print(note(server), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
     print("stopped", flush=True)
     return 0
 
@@ -163,7 +212,10 @@ async def _chat(args: argparse.Namespace) -> int:
     from .chatapp.app import PAGE_DIR, ChatApp
 
     server = Server(
-        ping_interval=args.ping_interval, ping_timeout=args.ping_timeout, static={"/": PAGE_DIR}
+        ping_interval=args.ping_interval,
+        ping_timeout=args.ping_timeout,
+        static={"/": PAGE_DIR},
+        **limits(args),
     )
     ChatApp(server, limits=not args.no_limits)  # registers its handlers on the server
     return await _run_until_signal(server, args.host, args.port, "chat app", note=_chat_note)

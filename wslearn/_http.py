@@ -91,6 +91,7 @@ class HttpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self.server._http.discard(self)
+        self.server._transport_closed()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -356,6 +357,7 @@ class HttpConnection(asyncio.Protocol):
         rest, self._buffer = bytes(self._buffer), bytearray()
         self._closing = True  # this object is done; the WebSocket takes over
         self.server._http.discard(self)
+        self.server._transport_closed()
         if upgrade_of is not None:
             websocket = WebSocketTransport(server, transport, ws, upgrade_of=upgrade_of)
             upgrade_of.upgrading = websocket
@@ -406,6 +408,7 @@ class HttpConnection(asyncio.Protocol):
         self._current = None
         self._waiting_on = None
         keep = keep_alive and head.keep_alive and self._head is None
+        keep = keep and not self.server.stopping  # a stopping server keeps nothing open
         transport.write(
             build_response(
                 status,
@@ -440,3 +443,8 @@ class HttpConnection(asyncio.Protocol):
         if self._transport is not None and self._waiting_on is None:
             self._closing = True
             self._transport.close()
+
+    def abort(self) -> None:
+        """Drop the TCP connection now (a server stop that waited long enough)."""
+        if self._transport is not None:
+            self._transport.abort()

@@ -75,6 +75,7 @@ class PollingTransport:
         self._closed = False
         self._paused = False
         self._upgrading = False
+        self._overflowed = False
 
     def __repr__(self) -> str:
         return f"<PollingTransport queued={len(self._queue)} held={self._waiter is not None}>"
@@ -83,7 +84,7 @@ class PollingTransport:
 
     def send(self, outgoing: Outgoing) -> None:
         """Queue one packet; a held GET is answered on the next turn of the loop."""
-        if self._closed:
+        if self._closed or self._overflowed:
             return
         self._queue.append(outgoing)
         self._queued += sum(payload_size(frame) + 1 for frame in outgoing.frames)
@@ -95,16 +96,21 @@ class PollingTransport:
             self._loop.call_soon(self._flush)
 
     def _overflow(self) -> None:
-        session = self.session
+        # A broadcast may be iterating over the room right now: drop what is queued
+        # and send nothing more at once, but end the session on the next turn.
+        self._overflowed = True
         self._queue.clear()
         self._queued = 0
+        session = self.session
         if session is not None:
             logger.warning(
                 "session %s: more than %d bytes unread on polling, closing it",
                 session.sid,
                 self._limit,
             )
-            session.fail(CLOSE_POLICY, "too much unread", DisconnectReason.SLOW_CLIENT)
+            self._loop.call_soon(
+                session.fail, CLOSE_POLICY, "too much unread", DisconnectReason.SLOW_CLIENT
+            )
 
     def _flush(self) -> None:
         self._flush_scheduled = False
@@ -145,6 +151,7 @@ class PollingTransport:
     def upgrade_abandoned(self) -> None:
         """The upgrade failed: GETs are held again."""
         self._upgrading = False
+        self._overflowed = False
 
     def hand_over(self) -> list[Outgoing]:
         """The session moved to WebSocket: give it what is still queued, in order."""

@@ -287,6 +287,10 @@ class WebSocketTransport(asyncio.Protocol):
         self._timer = None
         self._transport.abort()
 
+    def abort(self) -> None:
+        """Drop the TCP connection now (a server stop that waited long enough)."""
+        self._transport.abort()
+
     @property
     def buffered_bytes(self) -> int:
         """Bytes written that the socket has not sent yet."""

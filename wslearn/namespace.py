@@ -47,6 +47,7 @@ from .exceptions import (
     ConnectRefusedError,
     EventRefusedError,
     NotConnectedError,
+    RoomLimitError,
     UsageError,
 )
 from .packets import Packet, PacketType
@@ -708,6 +709,9 @@ class Namespace:
     def _failed(self, socket: Socket, name: str, exc: Exception, ack: int | None) -> None:
         if isinstance(exc, EventRefusedError):  # a handler may refuse as middleware does
             tell_refused(socket, name, ack, exc)
+            return
+        if isinstance(exc, RoomLimitError):  # the client asked for too much: say what
+            tell_refused(socket, name, ack, EventRefusedError(str(exc), rule="room limit"))
             return
         logger.error("the %r handler of namespace %s raised", name, self.name, exc_info=exc)
         try:

@@ -375,34 +375,55 @@ class Server(Service):
             session.shutdown()
         for connection in list(self._http):
             connection.shutdown()
-        if self._websockets:
+        if self._websockets or self._http:
             try:
                 async with asyncio.timeout(self.close_timeout + 0.5):
                     await self._all_closed
-            except TimeoutError:
-                logger.warning("some connections did not close in time")
+            except TimeoutError:  # closing handshakes abort themselves; this is a backstop
+                logger.warning("some connections did not close in time: aborting them")
+                for websocket in list(self._websockets):
+                    websocket.abort()
+                for connection in list(self._http):
+                    connection.abort()
         await listener.wait_closed()
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=self.close_timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self.adapter.stop()
+        try:
+            async with asyncio.timeout(self.close_timeout):
+                await self.adapter.stop()
+        except TimeoutError:
+            logger.error("the adapter did not stop within close_timeout")
         self._listener = None
         self._port = None
         self._all_closed = None
         logger.info("server stopped")
 
-    async def serve_forever(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    async def serve_forever(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        ready: Callable[[Server], object] | None = None,
+    ) -> None:
         """Start (unless running), serve until SIGINT or SIGTERM, then stop cleanly.
 
         For scripts and services; in a notebook the server already keeps serving
-        after ``await server.start()``. Signal handlers are installed only in the
-        main thread of a loop that supports them; elsewhere it serves until the
-        task is cancelled. Cancelling it stops the server too.
+        after ``await server.start()``. Signal handlers are installed first, in the
+        main thread of a loop that supports them (elsewhere it serves until the task
+        is cancelled); cancelling it stops the server too.
+
+        Args:
+            host: the address to bind, when the server is not running yet.
+            port: the port, likewise (0 picks a free one).
+            ready: called once the server listens and the signals are handled, e.g.
+                to print :attr:`url`: a signal sent after it is a clean stop.
+
+        Raises:
+            OSError: the address cannot be bound (nothing is left running).
         """
-        if not self.running:
-            await self.start(host, port)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         installed: list[signal.Signals] = []
@@ -413,6 +434,10 @@ class Server(Service):
             except (NotImplementedError, RuntimeError, ValueError):
                 pass  # not the main thread, or a loop without signal support
         try:
+            if not self.running:
+                await self.start(host, port)
+            if ready is not None:
+                ready(self)
             await stop.wait()
         finally:
             for signum in installed:
@@ -519,5 +544,5 @@ class Server(Service):
     def _transport_closed(self) -> None:
         """A WebSocket connection ended; the stop may be waiting for the last one."""
         waiter = self._all_closed
-        if waiter is not None and not waiter.done() and not self._websockets:
+        if waiter is not None and not waiter.done() and not self._websockets and not self._http:
             waiter.set_result(None)

@@ -14,83 +14,15 @@ import logging
 import secrets
 import socket as pysocket
 import struct
-from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
-from support import RawClient, RawFactory, ServerFactory, eventually, wire_url
+from support import RawFactory, ServerFactory, Witness, add_echo, eventually, wire_url
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from wslearn.exceptions import AckTimeoutError
 from wslearn.namespace import Socket
 from wslearn.server import Server
-
-
-class Witness:
-    """A bystander that stays connected through an attack, answering pings in the
-    background, plus the checks every test ends with."""
-
-    def __init__(self, server: Server, raw_client: RawFactory) -> None:
-        self.server = server
-        self.raw_client = raw_client
-        self.events: asyncio.Queue[Any] = asyncio.Queue()
-        self.ticks = 0
-        self.client: RawClient
-        self._reader: asyncio.Task[None]
-
-    async def start(self) -> None:
-        self.client = await self.raw_client(self.server)
-        await self.client.connect()
-        self.server.of("/").sockets[self.client.sid].join("lobby")
-        self._reader = asyncio.create_task(self._read())
-        await self.check_no_loss()
-
-    async def _read(self) -> None:
-        while True:
-            frame = await self.client.recv()  # answers pings itself
-            self.events.put_nowait(frame)
-
-    async def check_no_loss(self) -> None:
-        """A broadcast reaches the bystander next, with nothing lost or extra."""
-        self.ticks += 1
-        await self.server.to("lobby").emit("tick", self.ticks)
-        frame = await asyncio.wait_for(self.events.get(), 5)
-        assert frame == f'42["tick",{self.ticks}]'
-        assert self.client.sid in self.server.of("/").sockets
-
-    async def check_fresh_client_served(self) -> None:
-        fresh = await self.raw_client(self.server)
-        await fresh.connect()
-        await fresh.send('427["echo","still here"]')
-        assert await fresh.recv() == '437["still here"]'
-
-    async def finish(self) -> None:
-        await self.check_no_loss()
-        await self.check_fresh_client_served()
-        self._reader.cancel()
-
-
-def add_echo(server: Server) -> None:
-    @server.on("echo")
-    def echo(socket: Socket, *args: Any) -> tuple[Any, ...]:
-        return args
-
-
-@pytest.fixture
-async def attacked(make_server: ServerFactory) -> Server:
-    server = await make_server()
-    add_echo(server)
-    return server
-
-
-@pytest.fixture
-async def witness(attacked: Server, raw_client: RawFactory) -> AsyncIterator[Witness]:
-    witness = Witness(attacked, raw_client)
-    await witness.start()
-    yield witness
-    witness._reader.cancel()
-
 
 # -- Socket.IO layer ------------------------------------------------------------------
 
