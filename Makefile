@@ -72,9 +72,11 @@ test: lint typecheck node-peers page-tests
 autobahn: $(STAMP)
 	$(BIN)/python tools/autobahn.py
 
-# Re-execute every notebook in a fresh kernel and store its outputs.
+# Re-execute every notebook (and every solutions notebook) in a fresh kernel and store
+# its outputs.
 notebooks: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/store_notebooks.py notebooks/*.ipynb
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/store_notebooks.py \
+		notebooks/*.ipynb notebooks/solutions/*.ipynb
 
 # The full benchmark for the README (minutes; run it on a quiet machine): wslearn's
 # server next to raw websockets, python-socketio and Node's socket.io. Results go to

@@ -316,7 +316,9 @@ async def test_a_websockets_server_and_a_task_are_kept_and_stopped_their_own_way
     plain = await serve(handler, "127.0.0.1", 0)
     host, port = plain.sockets[0].getsockname()[:2]
     task = asyncio.get_running_loop().create_task(asyncio.sleep(3600))
-    assert repr(registry.keep(plain, name="mine")) == f"'mine' (Server) is running {host}:{port}"
+    assert (
+        repr(registry.keep(plain, name="mine")) == f"'mine' (Server) is running at {host}:{port}"
+    )
     registry.keep(task, name="ticker", kind="a task")
     assert [(e.name, e.kind) for e in registry.running()] == [
         ("mine", "Server"),
@@ -336,7 +338,8 @@ def test_keeping_something_that_cannot_be_stopped_says_how_to() -> None:
 async def test_keep_with_an_explicit_stop_calls_it() -> None:
     registry = Registry()
     stopped: list[str] = []
-    registry.keep(object(), name="thing", stop=lambda: stopped.append("thing"))
+    note = registry.keep(object(), name="thing", stop=lambda: stopped.append("thing"))
+    assert repr(note) == "'thing' (object) is running"  # no URL: no 'at'
     registry.keep(object(), name="thing", stop=lambda: stopped.append("second"))
     assert stopped == ["thing"]  # a synchronous stop runs at once
     await registry.stop_all()

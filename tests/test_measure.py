@@ -75,6 +75,18 @@ def test_the_plot_is_a_figure_with_latency_and_bytes_axes(result: Comparison) ->
     assert [ax.get_title() for ax in fig.axes] == ["latency", "overhead"]
 
 
+def test_latency_is_on_a_log_axis_with_every_median_written_beside_its_bar(
+    result: Comparison,
+) -> None:
+    latency = plot_comparison(result).axes[0]
+    assert latency.get_xscale() == "log"
+    push_ms = result.push.median_latency * 1000
+    low, high = latency.get_xlim()
+    assert 0 < low < push_ms and high > max(r.p95_latency * 1000 for r in result.rows)
+    written = [text.get_text() for text in latency.texts]
+    assert written == [f"{r.median_latency * 1000:.1f} ms" for r in result.rows]
+
+
 def test_a_missing_row_is_a_key_error_naming_the_rows(result: Comparison) -> None:
     with pytest.raises(KeyError, match="websocket push"):
         result.row("carrier pigeon")

@@ -34,6 +34,8 @@ PURE_MODULES = [
     "wiretap",
     "static",
     "_html",
+    "framelog",
+    "diagrams",
     "chatapp.rules",
     "chatapp.history",
     "chatapp.presence",

@@ -32,3 +32,14 @@ async def test_the_library_example_connects_and_joins_a_room() -> None:
     finally:
         await client.disconnect()
         await server.stop()
+
+
+def test_the_readme_lists_every_notebook_and_links_only_to_fixed_names() -> None:
+    notebooks = README.parent / "notebooks"
+    linked = re.findall(r"\]\(notebooks/([0-9][^/)]*\.ipynb)\)", README.read_text())
+    on_disk = sorted(path.name for path in notebooks.glob("[0-9]*.ipynb"))
+    assert set(on_disk) <= set(linked), set(on_disk) - set(linked)
+    # Notebooks still being written are linked by their fixed names (RULES.md).
+    fixed = {"04b_long_polling.ipynb", "07_security.ipynb", "08_performance.ipynb"}
+    assert set(linked) - set(on_disk) <= fixed
+    assert linked == sorted(linked)  # in reading order

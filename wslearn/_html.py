@@ -28,7 +28,7 @@ COLORS = {
 }
 """The light's colours (CSS), by name."""
 
-STALE_NOTE = "not live: the kernel restarted or stopped. Run the notebook from the top."
+STALE_NOTE = "kernel gone: run the notebook from the top"
 """What a widget says in place of its state once its kernel is gone."""
 
 STYLE = (

@@ -66,11 +66,13 @@ class Started:
     replaced: Entry | None = None
     already_running: bool = False
     doing: str = "is serving at"
+    """What it does, ending with the word that introduces its URL (left out without one)."""
 
     @property
     def note(self) -> str:
         """One line for the learner, shown as the repr."""
-        line = f"{self.info.name!r} ({self.info.kind}) {self.doing}"
+        doing = self.doing if self.info.url else self.doing.rsplit(" ", 1)[0]
+        line = f"{self.info.name!r} ({self.info.kind}) {doing}"
         if self.info.url:
             line += f" {self.info.url}"
         if self.already_running:
@@ -242,7 +244,7 @@ class Registry:
         name = name or type(thing).__name__
         held = self._check_identity(thing, name)
         if held is not None:
-            return Started(held.entry, already_running=True, doing="is running")
+            return Started(held.entry, already_running=True, doing="is running at")
         entry = _describe(thing, name)
         if kind is not None:
             entry = Entry(name, kind, entry.url, entry.started)
@@ -251,7 +253,7 @@ class Registry:
         self._add(name, item)
         if previous is not None:
             self._stop_in_background(previous)
-        return Started(entry, None if previous is None else previous.entry, doing="is running")
+        return Started(entry, None if previous is None else previous.entry, doing="is running at")
 
     def forget(self, thing: Any) -> bool:
         """Drop ``thing``'s entry without stopping it (it stopped itself).

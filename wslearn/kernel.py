@@ -44,6 +44,23 @@ async, tried in that order) can be kept, or pass ``stop=`` to say how: servers,
 proxies, wslearn and python-socketio clients, websockets servers and connections,
 widgets, tasks.
 
+A widget of your own gets the same lifecycle from :class:`wslearn.reactive.Component`:
+set ``self.widget`` (the root ipywidget), call ``self._register(registry, name)`` at
+the end of ``__init__`` (``registry`` defaulting to ``kernel.registry``), and
+``self._close_widgets()`` in your ``close()``. It is then replaced when its cell runs
+again, stopped by the panel, taken out of ``side_by_side`` rows when it closes (a row
+holding closed widgets breaks the page's next reload), and shown in a saved notebook
+as a placeholder (override ``_placeholder_text``). For clients your widget creates,
+reconnect with :data:`wslearn.reactive.NOTEBOOK_RECONNECTION`, which gives up after
+about a minute instead of retrying forever against a server that is gone. Draw status
+lights with ``wslearn._html.status_line``: a CSS light that shows without an emoji
+font and turns into "kernel gone: run the notebook from the top" after a restart.
+
+Notebook outputs must read the same on every run (they are compared under nbval):
+print states, not timings; label random ids (``frame_table(rows, labels=...)``,
+``sequence_diagram(rows, labels=...)``); end each exercise with a check that returns a
+:class:`wslearn.exercises.Verdict` ("Correct" or "Not yet", and what is wrong).
+
 The kernel's loop
 -----------------
 

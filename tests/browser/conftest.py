@@ -47,11 +47,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @dataclass(frozen=True)
 class Lab:
-    """A running JupyterLab: where it listens and where its notebooks live."""
+    """A running JupyterLab: where it listens, where its notebooks live, and its log
+    (the kernels' own errors, a widget's failing comm message say, end up there)."""
 
     url: str
     token: str
     root: Path
+    log: Path | None = None
 
     def notebook_url(self, name: str) -> str:
         return f"{self.url}lab/tree/{name}?token={self.token}&reset"
@@ -111,7 +113,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         stderr=subprocess.STDOUT,
     )
     try:
-        yield Lab(_wait_for_lab(proc, runtime, base / "lab.log"), TOKEN, root)
+        yield Lab(_wait_for_lab(proc, runtime, base / "lab.log"), TOKEN, root, base / "lab.log")
     finally:
         proc.terminate()
         try:
