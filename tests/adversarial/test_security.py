@@ -4,11 +4,13 @@ One test per row of adversarial.md's "Authentication" and "Rate limiting and
 validation" tables, plus the cases found on the way (the lone surrogate that broke a
 room, the foreign-room post). For "100,000 distinct users" the wire test sends 2,000
 (bounded in time); the full 100,000 run against the limiter's table in
-tests/test_ratelimit.py and, in bytes, in tools/bench_ratelimit.py. The server under attack is the guide's chat (wslearn.chat: room rules and
-pydantic payloads) behind a JWT connect check and per-user rate limits, the way
-notebook 07 builds it. Every test ends by proving that a bystander connected all
-along lost nothing (every tick broadcast to its room arrived, in order, and nothing
-else did) and that a fresh, well-behaved client is served at once.
+tests/test_ratelimit.py and, in bytes, in tools/bench_ratelimit.py.
+
+The server under attack is the guide's chat (wslearn.chat: room rules and pydantic
+payloads) behind a JWT connect check and per-user rate limits, the way notebook 07
+builds it. Every test ends by proving that a bystander connected all along lost
+nothing (every tick broadcast to its room arrived, in order, and nothing else did)
+and that a fresh, well-behaved client is served at once.
 """
 
 from __future__ import annotations
