@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--ping-interval", type=float, default=25.0, help="seconds")
     chat.add_argument("--ping-timeout", type=float, default=20.0, help="seconds")
+    chat.add_argument(
+        "--no-limits", action="store_true", help="turn the rate limits off (load experiments)"
+    )
     chat.set_defaults(run=run_chat)
 
     ledger = commands.add_parser(
@@ -142,7 +145,7 @@ async def _chat(args: argparse.Namespace) -> int:
     server = Server(
         ping_interval=args.ping_interval, ping_timeout=args.ping_timeout, static={"/": PAGE_DIR}
     )
-    ChatApp(server)  # registers its handlers on the server
+    ChatApp(server, limits=not args.no_limits)  # registers its handlers on the server
     return await _run_until_signal(server, args.host, args.port, "chat app", note=_chat_note)
 
 

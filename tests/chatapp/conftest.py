@@ -23,7 +23,9 @@ ChatFactory = Callable[..., Awaitable[ChatClient]]
 async def make_app() -> AsyncIterator[AppFactory]:
     apps: list[ChatApp] = []
 
-    async def make(grace: float = 0.0, typing_ttl: float = 5.0, **server: Any) -> ChatApp:
+    async def make(
+        grace: float = 0.0, typing_ttl: float = 5.0, limits: bool = True, **server: Any
+    ) -> ChatApp:
         server.setdefault("ping_interval", 5.0)
         server.setdefault("ping_timeout", 5.0)
         server.setdefault("close_timeout", 0.5)
@@ -31,6 +33,7 @@ async def make_app() -> AsyncIterator[AppFactory]:
             Server(static={"/": PAGE_DIR}, **server),
             presence=Presence(grace=grace, typing_ttl=typing_ttl),
             tick=0.05,
+            limits=limits,
         )
         apps.append(app)
         return await app.start()

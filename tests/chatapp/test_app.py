@@ -229,8 +229,9 @@ async def test_typing_clears_on_send_on_leave_on_disconnect_and_on_expiry(
 
 
 async def test_joining_sends_the_last_page_and_load_earlier_fetches_older_ones(
-    app: ChatApp, chat: ChatFactory
+    make_app: AppFactory, chat: ChatFactory
 ) -> None:
+    app = await make_app(limits=False)  # 25 messages at once: more than a person types
     app.page_size = 10
     alice = await chat(app, "Alice")
     for n in range(25):
@@ -408,3 +409,50 @@ async def test_a_client_whose_token_expires_is_closed_and_signs_in_again_by_itse
         await alice.wait_for(lambda c: c.lines()[-1].status != "queued")
     finally:
         await app.stop()
+
+
+async def test_a_new_tab_knows_the_rooms_joined_before_with_their_unread_counts(
+    app: ChatApp, chat: ChatFactory
+) -> None:
+    alice, bob = await chat(app, "Alice"), await chat(app, "Bob")
+    await alice.join("side", create=True)
+    await bob.join("side")
+    await alice.close()
+    await bob.send("while Alice had no tab open")
+    await eventually(lambda: app.book.unread("alice", "side") == 1)
+    again = await chat(app, "Alice")
+    await again.wait_for(lambda c: c.unread("side") == 1)
+    assert again.current == "lobby" and not again.rooms["side"].opened
+    await again.show("side")
+    assert texts(again, "side") == ["while Alice had no tab open"]
+    assert again.unread("side") == 0
+
+
+async def test_a_flood_is_refused_with_retry_after_and_sustained_abuse_is_disconnected(
+    app: ChatApp, chat: ChatFactory
+) -> None:
+    alice, flooder = await chat(app, "Alice"), await chat(app, "Flood")
+    kicked: list[str] = []
+    flooder.client.on("disconnect", kicked.append, namespace=CHAT_NAMESPACE)
+    replies: list[Any] = []
+    for n in range(60):
+        if not flooder.client.connected:
+            break
+        payload = {"roomId": "lobby", "text": f"spam {n}"}
+        try:
+            [reply] = await flooder.client.call(
+                "send-message", payload, {"_id": f"f-{n}"}, namespace=CHAT_NAMESPACE, timeout=1
+            )
+        except Exception:  # the kick ends the last call
+            break
+        replies.append(reply)
+    refused = [r["error"] for r in replies if "error" in r]
+    assert refused and all(e["rule"] == "rate limit" and e["retryAfter"] > 0 for e in refused)
+    assert len(replies) - len(refused) < 60  # not everything went through
+    await flooder.wait_for(lambda c: kicked == ["io server disconnect"], timeout=5)
+    assert "disconnected: too many events over the rate limit" in flooder.errors
+    stored = len(app.book.room("lobby").history)
+    # Alice, a bystander, is served as before.
+    await alice.send("still fine here")
+    await alice.wait_for(lambda c: c.lines()[-1].status != "queued")
+    assert len(app.book.room("lobby").history) == stored + 1

@@ -73,7 +73,9 @@ from ..auth import CLAIMS_KEY
 from ..exactly_once import ExactlyOnce, client_key
 from ..exceptions import ConnectRefusedError
 from ..namespace import Namespace, Socket
+from ..ratelimit import Rate
 from ..server import Server
+from ..throttle import ConnectLimits, EventLimits
 from .guards import ChatGuard
 from .history import DEFAULT_ROOM, Message, RoomBook, RoomError
 from .presence import Presence
@@ -86,13 +88,28 @@ from .rules import (
 )
 from .tokens import ChatTokens
 
-__all__ = ["CHAT_NAMESPACE", "PAGE_DIR", "ChatApp", "browser_url"]
+__all__ = ["CHAT_NAMESPACE", "PAGE_DIR", "ChatApp", "browser_url", "default_limits"]
 
 logger = logging.getLogger("wslearn.chatapp")
 
 CHAT_NAMESPACE = "/chat"
 PAGE_DIR = Path(__file__).resolve().parent / "page"
 """The browser page (HTML, CSS, JS), package data of wslearn."""
+
+
+def default_limits() -> EventLimits:
+    """The app's rate limits per user: 5 messages a second (bursts of 10), 5 typing
+    notices, a room created every 5 s (bursts of 3), 20 events a second of any other
+    kind; more than 20 refusals in 10 s disconnects (a kick: no reconnection)."""
+    return EventLimits(
+        Rate(20, 1.0, burst=40),
+        per_event={
+            "send-message": Rate(5, 1.0, burst=10),
+            "typing": Rate(5, 1.0, burst=10),
+            "create-room": Rate(1, 5.0, burst=3),
+        },
+        abuse=Rate(20, 10.0),
+    )
 
 
 def browser_url(app: ChatApp, prefix: str | None = None) -> str:
@@ -127,6 +144,10 @@ class ChatApp:
         clock: wall-clock seconds, for message times and expiries.
         page_size: messages sent on join and per "load earlier".
         tick: seconds between checks for expired typing notices and grace periods.
+        limits: the rate limits of ``/chat`` events (:mod:`wslearn.throttle`):
+            True for :func:`default_limits`, False for none, or your own. With
+            limits on, CONNECTs to ``/chat`` (10 per 10 s per user, bursts of 20) and
+            ``sign-in`` (5 per 10 s per address, bursts of 10) are limited too.
     """
 
     kind = "chat app"
@@ -141,6 +162,7 @@ class ChatApp:
         clock: Callable[[], float] = time.time,
         page_size: int = 50,
         tick: float = 0.2,
+        limits: EventLimits | bool = True,
     ) -> None:
         self.server = server if server is not None else Server(static={"/": PAGE_DIR})
         self.tokens = tokens if tokens is not None else ChatTokens(clock=clock)
@@ -149,6 +171,7 @@ class ChatApp:
         self.clock = clock
         self.page_size = page_size
         self.tick = tick
+        self.limits = default_limits() if limits is True else (limits or None)
         if DEFAULT_ROOM not in self.book.rooms:
             self.book.create(DEFAULT_ROOM)
         # One sender's ids are remembered under its user and its outbox prefix: a
@@ -200,6 +223,12 @@ class ChatApp:
         chat = self.chat
         chat.use(self.tokens.middleware())
         chat.use(self.take_name)
+        if self.limits is not None:
+            # First, so that floods of malformed events are counted too.
+            chat.use(ConnectLimits(Rate(10, 10.0, burst=20)))
+            chat.use_event(self.limits)
+            door = EventLimits(None, per_event={"sign-in": Rate(5, 10.0, burst=10)}, abuse=None)
+            self.server.use_event(door)
         self.guard = ChatGuard(self.book)
         chat.use_event(self.guard)
         chat.on("connect", self.on_connect)

@@ -85,6 +85,8 @@ class RoomView:
     typing: list[dict[str, str]] = field(default_factory=list)
     unread: int = 0
     has_more: bool = False
+    opened: bool = False
+    """The room's opening page (history, presence) has been loaded."""
 
     @property
     def last_seq(self) -> int:
@@ -235,8 +237,8 @@ class ChatClient:
 
     async def show(self, room: str) -> None:
         """Show a room this user is in (it is marked read, in every tab)."""
-        if room not in self.rooms:
-            await self.join(room)
+        if room not in self.rooms or not self.rooms[room].opened:
+            await self.join(room)  # its history is not loaded yet
             return
         self.current = room
         self.rooms[room].unread = 0
@@ -250,6 +252,7 @@ class ChatClient:
             return reply
         self.epoch = reply.get("epoch", self.epoch)
         view = self.rooms.setdefault(room, RoomView(room))
+        view.opened = True
         for message in reply["messages"]:
             view.messages[message["seq"]] = message
         view.has_more, view.presence, view.typing = (
@@ -292,8 +295,10 @@ class ChatClient:
         reply = await self._call("rooms")
         self.room_list = reply.get("rooms", [])
         for summary in self.room_list:
-            if summary["joined"] and summary["id"] in self.rooms:
-                self.rooms[summary["id"]].unread = summary["unread"]
+            if summary["joined"]:  # joined earlier, maybe in another tab: count it too
+                view = self.rooms.setdefault(summary["id"], RoomView(summary["id"]))
+                if summary["id"] != self.current:
+                    view.unread = summary["unread"]
         self._changed()
         return self.room_list
 

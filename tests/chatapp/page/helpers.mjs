@@ -28,9 +28,10 @@ export async function waitFor(check, within = 5000, what = "the condition") {
 }
 
 /** `python -m wslearn chat` on 127.0.0.1 (port 0: a free one); resolves when it listens. */
-export function startChatServer({ port = 0, pingInterval = 25, pingTimeout = 20 } = {}) {
+export function startChatServer({ port = 0, pingInterval = 25, pingTimeout = 20, limits = true } = {}) {
   const args = ["-m", "wslearn", "chat", "--port", String(port),
     "--ping-interval", String(pingInterval), "--ping-timeout", String(pingTimeout)];
+  if (!limits) args.push("--no-limits");
   const child = spawn(PYTHON, args, {
     cwd: ROOT,
     env: { ...process.env, PYTHONPATH: ROOT },

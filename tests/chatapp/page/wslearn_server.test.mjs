@@ -137,3 +137,26 @@ test("a server restart mid-conversation: both reconnect by themselves, nothing t
     assert.equal(await again.stop(), 0);
   }
 });
+
+test("a late joiner gets the last page, loads earlier ones, and two tabs are one person", async (t) => {
+  const own = await startChatServer({ limits: false }); // 60 messages at once
+  t.after(() => own.stop());
+  const writer = session(own.url);
+  await writer.signIn("Writer");
+  for (let n = 1; n <= 60; n++) writer.send(`m${n}`);
+  await waitFor(() => writer.outbox.length === 0 && writer.lines().length === 60, 10000, "60 stored");
+  const reader = session(own.url);
+  await reader.signIn("Reader");
+  await waitFor(() => reader.lines().length > 0, 5000, "the opening page");
+  assert.equal(reader.lines().length, 50); // the page size
+  assert.equal(reader.lines()[0].text, "m11");
+  assert.equal(reader.room().hasMore, true);
+  assert.equal(await reader.loadEarlier(), 10);
+  assert.deepEqual(texts(reader), Array.from({ length: 60 }, (_, i) => `m${i + 1}`));
+  assert.equal(reader.room().hasMore, false);
+  // A second tab of the reader: still one person online.
+  const tab = session(own.url);
+  await tab.signIn("reader");
+  await waitFor(() => writer.room().presence.length === 2, 5000, "presence");
+  assert.deepEqual(writer.room().presence.map((u) => u.userId), ["reader", "writer"]);
+});

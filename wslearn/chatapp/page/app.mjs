@@ -44,7 +44,7 @@ function drawRooms() {
   const known = new Map(session.roomList.map((r) => [r.id, r]));
   for (const id of session.rooms.keys()) if (!known.has(id)) known.set(id, { id, joined: true });
   for (const summary of [...known.values()].sort((a, b) => a.id.localeCompare(b.id))) {
-    const joined = session.rooms.has(summary.id);
+    const joined = session.rooms.has(summary.id) || Boolean(summary.joined);
     const button = element("button", joined ? "" : "not-joined");
     button.type = "button";
     button.dataset.room = summary.id;

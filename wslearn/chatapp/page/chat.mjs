@@ -132,7 +132,7 @@ export class ChatSession extends Emitter {
   }
 
   async show(id) {
-    if (!this.rooms.has(id)) return this.join(id);
+    if (!this.rooms.get(id)?.opened) return this.join(id); // its history not loaded yet
     this.current = id;
     this.rooms.get(id).unread = 0;
     this.changed();
@@ -144,6 +144,7 @@ export class ChatSession extends Emitter {
     if (reply.error) return reply;
     this.epoch = reply.epoch ?? this.epoch;
     const room = this.ensureRoom(id);
+    room.opened = true;
     for (const message of reply.messages) room.messages.set(message.seq, message);
     Object.assign(room, { hasMore: reply.hasMore, presence: reply.presence, typing: reply.typing });
     this.current = id;
@@ -175,7 +176,8 @@ export class ChatSession extends Emitter {
     const reply = await this.call("rooms");
     this.roomList = reply.rooms ?? [];
     for (const summary of this.roomList) {
-      const room = this.rooms.get(summary.id);
+      // Rooms joined earlier (in another tab, before a reload) count unread too.
+      const room = summary.joined ? this.ensureRoom(summary.id) : this.rooms.get(summary.id);
       if (room && summary.id !== this.current) room.unread = summary.unread;
     }
     this.changed();
@@ -230,6 +232,10 @@ export class ChatSession extends Emitter {
       .timeout(ACK_TIMEOUT_MS)
       .emit("send-message", { roomId: entry.roomId, text: entry.text }, { _id: entry.clientId }, (error, ack) => {
         if (error) return; // no ack on this connection: sent again after reconnecting
+        if (ack?.error?.rule === "rate limit") {
+          this.retryLater(ack.error.retryAfter); // still queued: sent again, in order
+          return;
+        }
         if (ack?.error) {
           entry.status = "failed";
           entry.error = ack.error.message;
@@ -239,6 +245,15 @@ export class ChatSession extends Emitter {
         }
         this.changed();
       });
+  }
+
+  retryLater(seconds) {
+    if (this.retryTimer) return;
+    this.retryTimer = this.manager.timers.setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.chat.connected) return; // the next connect sends them anyway
+      for (const entry of this.outbox) if (entry.status === "queued") this.transmit(entry);
+    }, Math.max(50, Math.ceil((seconds ?? 1) * 1000)));
   }
 
   async resync() {
@@ -282,7 +297,11 @@ export class ChatSession extends Emitter {
     this.errors.push(`refused: ${error.message}`);
     // A token refused for a reason (expired, or signed by a server process that is
     // gone): sign in again with our name, a few times at most.
-    if (error.data?.reason && this.user && this.autoSignIns < MAX_AUTO_SIGN_INS) {
+    if (error.data?.reason === "rate limit") {
+      // Too many connection attempts: try again when the server says.
+      const wait = Math.ceil((error.data.retryAfter ?? 1) * 1000);
+      this.manager.timers.setTimeout(() => this.start(), wait);
+    } else if (error.data?.reason && this.user && this.autoSignIns < MAX_AUTO_SIGN_INS) {
       this.autoSignIns += 1;
       this.signIn(this.user.name).catch((e) => this.errors.push(e.message));
     }
