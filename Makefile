@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=120 \
                --nbval-sanitize-with tests/notebooks/sanitize.cfg
 
-.PHONY: lab test lint typecheck unit nbval notebooks node-peers page-tests bench clean
+.PHONY: lab test lint typecheck unit nbval notebooks node-peers page-tests bench autobahn clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,12 @@ nbval: $(STAMP)
 
 test: lint typecheck node-peers page-tests
 	$(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS)
+
+# Every Autobahn TestSuite compression case (groups 12 and 13, 216 cases) against
+# wslearn's threshold deflate, with and without server context takeover: several
+# minutes. `make test` runs a spread of them (tests/test_autobahn.py).
+autobahn: $(STAMP)
+	$(BIN)/python tools/autobahn.py
 
 # Re-execute every notebook in a fresh kernel and store its outputs.
 notebooks: $(STAMP)

@@ -155,3 +155,32 @@ def _get(url: str) -> str:
 def test_the_chat_command_defaults_to_port_8000() -> None:
     args = build_parser().parse_args(["chat"])
     assert (args.command, args.host, args.port) == ("chat", "127.0.0.1", 8000)
+
+
+def test_serve_with_an_unreachable_redis_says_it_cannot_join_the_cluster() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wslearn",
+            "serve",
+            "--port",
+            "0",
+            "--redis",
+            "redis://127.0.0.1:1/0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "cannot join the cluster" in done.stderr and "redis://127.0.0.1:1/0" in done.stderr
+
+
+def test_serve_takes_a_redis_url() -> None:
+    args = build_parser().parse_args(["serve", "--redis", "redis://127.0.0.1:6379/0"])
+    assert args.redis == "redis://127.0.0.1:6379/0"
+    assert build_parser().parse_args(["serve"]).redis is None

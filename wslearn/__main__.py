@@ -4,6 +4,12 @@
 
     python -m wslearn serve --host 127.0.0.1 --port 3000
 
+With ``--redis URL`` it runs one process of a cluster: every process started with
+the same Redis shares rooms and broadcasts (see :mod:`wslearn.redis_adapter`)::
+
+    python -m wslearn serve --port 3001 --redis redis://127.0.0.1:6379/0
+    python -m wslearn serve --port 3002 --redis redis://127.0.0.1:6379/0
+
 ``chat`` runs the chat app, its browser page and its Socket.IO server on one port,
 and prints the URL to open::
 
@@ -39,6 +45,7 @@ from collections.abc import Callable, Sequence
 from .bench.cli import add_arguments as add_bench_arguments
 from .chat import add_chat_handlers
 from .exactly_once import AppliedLog, add_ledger_handlers
+from .exceptions import ConnectFailedError
 from .server import Server
 
 
@@ -61,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
     serve.add_argument(
         "--port", type=int, default=3000, help="TCP port, 0 for any free one (default: 3000)"
+    )
+    serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share rooms with every process on this Redis, e.g. redis://127.0.0.1:6379/0",
     )
     serve.set_defaults(run=run_serve)
 
@@ -98,11 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Serve the chat app until SIGINT or SIGTERM, then stop cleanly."""
-    return asyncio.run(_serve(args.host, args.port))
+    return asyncio.run(_serve(args.host, args.port, args.redis))
 
 
-async def _serve(host: str, port: int) -> int:
-    server = Server()
+async def _serve(host: str, port: int, redis: str | None = None) -> int:
+    if redis is None:
+        server = Server()
+    else:
+        from .redis_adapter import RedisAdapter
+
+        server = Server(adapter=RedisAdapter(redis))
     add_chat_handlers(server)
     return await _run_until_signal(server, host, port, "chat")
 
@@ -120,6 +137,9 @@ async def _run_until_signal(
         loop.add_signal_handler(signum, stop.set)
     try:
         await server.start(host, port)
+    except ConnectFailedError as exc:  # the adapter could not reach what links processes
+        print(f"cannot join the cluster: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

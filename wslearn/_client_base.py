@@ -18,6 +18,7 @@ from typing import Any, TypeAlias, TypeVar, overload
 from ._emitter import Emitter, Listener, call_listener
 from ._session import ClientState, NamespaceState, SendBuffer, Session, socketio_url
 from .backoff import Backoff
+from .compression import Compression
 from .exceptions import NotConnectedError, UsageError
 from .packets import JSON_PARSER, Frame, Parser
 
@@ -46,6 +47,11 @@ StateListener: TypeAlias = Callable[[ClientState], object]
 
 L = TypeVar("L", bound=Listener)
 
+CLIENT_COMPRESSION = Compression()
+"""What a client offers by default: permessage-deflate, messages under 1024 bytes
+sent as they are, zlib state made on first use (as the reference client offers
+``perMessageDeflate: {threshold: 1024}``). The server decides whether it is used."""
+
 MANAGER_EVENTS = frozenset({"reconnect_attempt", "reconnect", "reconnect_failed"})
 """Events about the connection as a whole, fired whatever namespace they are asked on."""
 
@@ -71,6 +77,7 @@ class ClientBase:
         max_size: int | None = 16 * 2**20,
         parser: Parser = JSON_PARSER,
         ssl: ssl_module.SSLContext | None = None,
+        compression: Compression | None = CLIENT_COMPRESSION,
     ) -> None:
         self.url = url
         self.ws_url = socketio_url(url, path)
@@ -91,6 +98,7 @@ class ClientBase:
         self._headers = dict(headers or {})
         self._max_size = max_size
         self._parser = parser
+        self.compression = compression
         self._namespaces = {name: NamespaceState(name, Emitter(_log)) for name in namespaces}
         self._manager = Emitter(_log)
         self._state = ClientState.DISCONNECTED

@@ -77,6 +77,10 @@ class Client(Receiver):
             (:data:`~wslearn.packets.JSON_PARSER`, the reference parser, by default).
         ssl: the TLS context for an ``https://`` / ``wss://`` server, e.g. one that
             trusts your own certificate authority; None uses the system's defaults.
+        compression: the permessage-deflate offer (see :mod:`wslearn.compression`);
+            by default a threshold of 1024 bytes, zlib state made on first use.
+            None offers no compression. The server decides whether it is used
+            (:class:`wslearn.Server` declines unless told otherwise).
 
     Raises:
         ValueError: a malformed URL or namespace.
@@ -284,6 +288,12 @@ class Client(Receiver):
                         ping_interval=None,  # Engine.IO has its own heartbeat
                         max_size=self._max_size,
                         **tls,
+                        compression=None,  # the offer, if any, is in extensions
+                        extensions=(
+                            None
+                            if self.compression is None
+                            else [self.compression.client_factory()]
+                        ),
                     )
                     try:
                         first = await ws.recv()

@@ -32,6 +32,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from ._service import Service
+from .compression import Compression
 from .exceptions import NotConnectedError, UsageError
 
 __all__ = [
@@ -98,6 +99,8 @@ class EchoServer(Service):
         port: the port to bind; 0 lets the system pick a free one.
         prefix: put before every echoed text message.
         log_size: how many :class:`ServerEvent` entries :attr:`log` keeps.
+        compression: permessage-deflate settings (see :mod:`wslearn.compression`),
+            or None (default) to decline it, as Node's ``ws`` server does.
 
     Example::
 
@@ -115,9 +118,11 @@ class EchoServer(Service):
         *,
         prefix: str = "Echo: ",
         log_size: int = 100,
+        compression: Compression | None = None,
     ) -> None:
         self.host = host
         self.prefix = prefix
+        self.compression = compression
         self._requested_port = port
         self._server: Server | None = None
         self._log: deque[ServerEvent] = deque(maxlen=log_size)
@@ -156,7 +161,14 @@ class EchoServer(Service):
         Starting a running server does nothing.
         """
         if self._server is None:
-            self._server = await serve(self._handle, self.host, self._requested_port)
+            factories = None if self.compression is None else [self.compression.server_factory()]
+            self._server = await serve(
+                self._handle,
+                self.host,
+                self._requested_port,
+                compression=None,
+                extensions=factories,
+            )
             self._port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -62,6 +62,7 @@ from ._connection import Connection
 from ._service import Service
 from .adapters import Adapter, InMemoryAdapter
 from .broadcast import BroadcastOperator
+from .compression import Compression
 from .exceptions import UsageError
 from .namespace import EventMiddleware, Middleware, Namespace
 from .packets import JSON_PARSER, Frame, Parser
@@ -122,6 +123,15 @@ class Server(Service):
         ssl: serve TLS with this server-side context (``wss://``; :attr:`url` is
             then ``https://``), e.g. ``ssl.create_default_context(Purpose.CLIENT_AUTH)``
             with ``load_cert_chain(...)``. None serves plain ``ws://``.
+        compression: permessage-deflate settings (see :mod:`wslearn.compression`),
+            or None (default) to decline compression. Off by default, as in Node's
+            socket.io since v3: a chat server's messages are mostly small, where
+            deflate saves few bytes and costs CPU on every message; and a
+            connection that negotiated it keeps zlib state (tens of KiB) for its
+            whole life, however idle. Turn it on for large, repetitive payloads,
+            with ``Compression()``: messages under its threshold (1024 bytes) go
+            out uncompressed, and the server keeps no compressor between messages.
+            On this transport each recipient of a broadcast compresses its copy.
     """
 
     def __init__(
@@ -144,6 +154,7 @@ class Server(Service):
         max_room_name_length: int = 256,
         max_rooms_per_socket: int = 100,
         ssl: ssl_module.SSLContext | None = None,
+        compression: Compression | None = None,
     ) -> None:
         for name, value in [
             ("ping_interval", ping_interval),
@@ -173,6 +184,7 @@ class Server(Service):
         self.max_room_name_length = max_room_name_length
         self.max_rooms_per_socket = max_rooms_per_socket
         self.ssl = ssl
+        self.compression = compression
 
         self.parser = parser
         self.adapter = InMemoryAdapter() if adapter is None else adapter
@@ -290,6 +302,8 @@ class Server(Service):
             ping_interval=None,  # Engine.IO has its own heartbeat
             close_timeout=self.close_timeout,
             ssl=self.ssl,
+            compression=None,
+            extensions=None if self.compression is None else [self.compression.server_factory()],
         )
         self._host = host
         self._port = self._ws_server.sockets[0].getsockname()[1]

@@ -775,3 +775,76 @@ async def test_a_client_that_leaves_node_is_gone_with_the_reason_it_left(
     left = [await node.next("disconnect") for _ in range(2)]
     assert {r["id"] for r in left} == sids
     assert [r["reason"] for r in left] == ["client namespace disconnect"] * 2
+
+
+# --- the MessagePack parser (socket.io-msgpack-parser on the Node side) ---------------
+
+
+async def test_node_client_with_the_msgpack_parser_talks_to_a_msgpack_server(
+    make_server: ServerFactory, node_client: NodeClientFactory
+) -> None:
+    from wslearn.msgpack_parser import MSGPACK_PARSER
+    from wslearn.tap import WireTap
+
+    assert MSGPACK_PARSER is not None
+    server = await make_server(parser=MSGPACK_PARSER)
+
+    @server.on("upload")
+    async def upload(socket: Socket, meta: dict[str, Any]) -> dict[str, Any]:
+        await socket.emit("download", {"parts": [b"\x00\xff", {"deep": b"abc"}], "n": 2})
+        return {"sizes": [len(part) for part in meta["parts"]], "echo": meta}
+
+    tap = await WireTap(server.port).start()
+    try:
+        node = await NodeClient.start("client.mjs", tap.url())
+        try:
+            node.open("a", parser="msgpack")
+            node.listen("a", "download")
+            await node.connected("a")
+            meta = {"parts": [b"12345", b"\x00"], "name": "f", "more": {"x": [b"\xfe"], "k": 1.5}}
+            reply = await node.request("call", name="a", event="upload", args=[meta])
+            assert reply == {"sizes": [5, 1], "echo": meta}
+            assert await node.received("a", "download") == [
+                {"parts": [b"\x00\xff", {"deep": b"abc"}], "n": 2}
+            ]
+        finally:
+            await node.stop()
+    finally:
+        await tap.stop()
+    # Every Socket.IO packet was one binary frame; only Engine.IO's own are text.
+    texts = {f.text[0] for f in tap.frames if f.text is not None}
+    assert texts <= {"0", "2", "3"}, texts
+    assert sum(f.opcode.name == "BINARY" for f in tap.frames) >= 5
+
+
+async def test_client_with_the_msgpack_parser_talks_to_a_node_msgpack_server(
+    node_server: NodeServerFactory,
+) -> None:
+    from wslearn.msgpack_parser import MSGPACK_PARSER
+
+    node = await node_server(parser="msgpack")
+    payload = {"name": "pic", "parts": [b"\x00\x01", {"tail": b"\xff" * 3}], "n": None}
+    async with Client(node.url, reconnection=None, parser=MSGPACK_PARSER) as client:
+        got, flag = recorder(client, "file")
+        assert await client.call("echo", payload, b"raw", timeout=WAIT) == [payload, b"raw"]
+        assert (await node.received("echo"))["args"] == [payload, b"raw"]
+        node.send("emit", to=client.sid, event="file", args=[{"chunks": [b"a", b"b"]}])
+        await until(flag)
+        assert got == [{"chunks": [b"a", b"b"]}]
+        client.on("dump", lambda n: {"bytes": bytes(range(n))})
+        assert await node.request("call", sid=client.sid, event="dump", args=[3]) == [
+            {"bytes": b"\x00\x01\x02"}
+        ]
+
+
+async def test_a_json_client_on_a_msgpack_server_is_closed_not_misread(
+    make_server: ServerFactory, node_client: NodeClientFactory
+) -> None:
+    from wslearn.msgpack_parser import MSGPACK_PARSER
+
+    server = await make_server(parser=MSGPACK_PARSER)
+    node = await node_client(server)
+    node.open("a", reconnection=False)  # the default JSON parser: text frames
+    report = await node.next("disconnect", name="a")
+    assert report["reason"] in ("transport close", "transport error"), report
+    assert server.of("/").sockets == {}

@@ -7,6 +7,7 @@
 //   {"op":"open","name":"a","ns":"/chat","auth":{..}}   io(URL + ns, ...): a new connection
 //   {"op":"open","name":"b","ns":"/chat","via":"a"}     another namespace on a's connection
 //   {"op":"open","name":"c","url":"http://.."}          a connection to another URL (a proxy)
+//   {"op":"open","name":"d","parser":"msgpack"}         with socket.io-msgpack-parser
 //   {"op":"listen","name":"a","event":"e","reply":[..]} report "e"; ack with reply (default: echo)
 //   {"op":"emit","name":"a","event":"e","args":[..]}
 //   {"op":"call","id":1,"name":"a","event":"e","args":[..],"timeout":ms,"all":false}
@@ -15,12 +16,13 @@
 // Reports: connect {id, recovered}, connect_error {message, data}, disconnect {reason},
 // reconnect {attempt}, event {event, args}; every report names its socket.
 import { io } from "socket.io-client";
+import msgpackParser from "socket.io-msgpack-parser";
 import { report, serve, splitAck } from "./lines.mjs";
 
 const url = process.argv[2];
 const sockets = new Map();
 
-function open({ name, ns = "/", auth, via, url: base = url, reconnection = true }) {
+function open({ name, ns = "/", auth, via, url: base = url, reconnection = true, parser }) {
   let socket;
   if (via === undefined) {
     // A new connection (its own Manager), the way an application calls io().
@@ -32,6 +34,7 @@ function open({ name, ns = "/", auth, via, url: base = url, reconnection = true 
       reconnectionDelayMax: 200,
     };
     if (auth !== undefined) options.auth = auth;
+    if (parser === "msgpack") options.parser = msgpackParser;
     socket = io(base + (ns === "/" ? "" : ns), options);
   } else {
     // Another namespace on the connection of socket `via`: what io(url + ns) does

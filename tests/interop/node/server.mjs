@@ -2,7 +2,8 @@
 //
 //   node server.mjs [PORT [OPTIONS_JSON]]   prints {"type":"listening","port":N}
 //
-// OPTIONS_JSON adds socket.io Server options, e.g. {"pingInterval":100}.
+// OPTIONS_JSON adds socket.io Server options, e.g. {"pingInterval":100};
+// {"parser":"msgpack"} uses socket.io-msgpack-parser instead of the default parser.
 //
 // What it serves, on "/" and "/chat" (any other namespace is refused by socket.io):
 //   "echo"      acks with the arguments it received (binary included)
@@ -17,10 +18,12 @@
 //   {"op":"kick","ns","sid"} (socket.disconnect(true)).
 import { createServer } from "node:http";
 import { Server } from "socket.io";
+import msgpackParser from "socket.io-msgpack-parser";
 import { report, serve, splitAck } from "./lines.mjs";
 
 const http = createServer();
 const options = JSON.parse(process.argv[3] ?? "{}");
+if (options.parser === "msgpack") options.parser = msgpackParser;
 const io = new Server(http, { ...options, transports: ["websocket"] });
 
 function install(nsp) {
