@@ -117,8 +117,10 @@ class EventLimits:
         if decision.allowed:
             return
         retry = _seconds(decision.retry_after)
+        if not socket.connected:
+            return  # kicked while this event waited: nobody to answer
         if self.abuse is not None and not self.abuse.check(who, now).allowed:
-            logger.warning("socket %s (%s): rate limit abused, disconnecting", socket.id, who)
+            logger.info("socket %s (%s): rate limit abused, disconnecting", socket.id, who)
             await socket.emit(
                 "error",
                 {
