@@ -171,6 +171,49 @@ class Checks:
             return unanswered
         return await run_learner_code(exercise, runs.join_answers(exercise, add_join))
 
+    # -- 04b long-polling --------------------------------------------------------------
+
+    def polling_payload(self, split_payload: Any) -> Verdict:
+        """04b exercise 1: ``split_payload(body)`` turns a polling body into frames: a
+        ``str`` per text packet, ``bytes`` for a ``b`` + base64 one, in order."""
+        from .payloads import decode_payload
+
+        exercise = "04b.1 · read a polling body"
+        if (unanswered := missing(exercise, split_payload)) is not None:
+            return unanswered
+        bodies = [
+            "40",
+            '42["send-message","hi"]\x1e42["send-message","there"]',
+            "4hello\x1e2\x1ebAQIDBA==",
+            '451-["file",{"_placeholder":true,"num":0}]\x1ebAP8=',
+        ]
+        for body in bodies:
+            try:
+                answer = split_payload(body)
+            except Exception as exc:
+                return no(exercise, f"split_payload({body!r}) raised {type(exc).__name__}: {exc}")
+            expected = decode_payload(body)
+            if list(answer) != expected:
+                hint = "binary packets: b + base64 becomes bytes" if "\x1eb" in body else ""
+                return no(exercise, f"{body!r} gave {answer!r}, expected {expected!r}. {hint}")
+        return yes(exercise, "split on \\x1e; b + base64 becomes bytes")
+
+    async def stays_on_polling(self, client: Any) -> Verdict:
+        """04b exercise 2: a connected client that never upgrades (it stays on
+        long-polling even though the server offers WebSocket)."""
+        import asyncio
+
+        exercise = "04b.2 · stay on long-polling"
+        if (unanswered := missing(exercise, client)) is not None:
+            return unanswered
+        if not getattr(client, "connected", False):
+            return no(exercise, "connect the client first (await client.connect())")
+        await asyncio.sleep(0.3)  # an upgrade would be over by now on loopback
+        transport = getattr(client, "transport", None)
+        if transport != "polling":
+            return no(exercise, f"the client is on {transport!r}: leave websocket out")
+        return yes(exercise, "connected over HTTP long-polling, and still there")
+
     # -- 05 widgets ------------------------------------------------------------------------
 
     def third_pane(self, carol: Any, alice: Any) -> Verdict:
@@ -263,10 +306,6 @@ class Checks:
         if (unanswered := missing(exercise, handler, balance)) is not None:
             return unanswered
         return await run_learner_code(exercise, runs.deposit(exercise, handler, balance))
-
-
-check = Checks()
-"""The notebooks' checks: ``check.accept_key(...)``, ``await check.echo_handler(...)``..."""
 
 
 check = Checks()

@@ -49,6 +49,7 @@ Once connected, see :mod:`wslearn._engine` for the close codes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -369,7 +370,18 @@ class Server(Service):
         if listener is None:
             return
         self.stopping = True
-        listener.close()  # stop accepting first
+        # Stop accepting first. Not with close() alone: asyncio makes the transport of
+        # an accepted connection in a task, and one that runs after close() fails and
+        # leaves the socket open and unanswered (a polling client's next GET then hangs
+        # until its ping timeout). So stop reading the listening sockets, let those
+        # tasks attach their connections (closed below like any other), then close.
+        loop = asyncio.get_running_loop()
+        for sock in listener.sockets:
+            with contextlib.suppress(Exception):  # a loop without readers for it
+                loop.remove_reader(sock.fileno())
+        for _ in range(3):  # the accept task, then connection_made
+            await asyncio.sleep(0)
+        listener.close()
         self._all_closed = asyncio.get_running_loop().create_future()
         for session in list(self.sessions.values()):
             session.shutdown()
