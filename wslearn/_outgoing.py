@@ -31,6 +31,8 @@ class Outgoing:
 
     def __init__(self, frames: Sequence[Frame]) -> None:
         self.frames = frames
+        self._wire: bytes | None = None
+        self._shared: list[tuple[bool, SharedMessage]] | None = None
         encoded: list[tuple[bool, bytes]] = []
         size = 0
         for frame in frames:
@@ -49,15 +51,18 @@ class Outgoing:
             size += len(data)
         self.encoded = encoded
         self.size = size
-        self._wire: bytes | None = None
-        self._shared: list[tuple[bool, SharedMessage]] | None = None
 
     @property
     def wire(self) -> bytes:
         """The unmasked, uncompressed WebSocket frames of the packet, as one buffer."""
         wire = self._wire
         if wire is None:
-            wire = self._wire = b"".join([_frame_bytes(text, data) for text, data in self.encoded])
+            encoded = self.encoded
+            if len(encoded) == 1:  # most packets: one text frame, no attachments
+                wire = _frame_bytes(*encoded[0])
+            else:
+                wire = b"".join([_frame_bytes(text, data) for text, data in encoded])
+            self._wire = wire
         return wire
 
     def deflated(self, key: SharingKey) -> list[tuple[bool, SharedMessage]]:

@@ -112,6 +112,9 @@ def _finite_float(text: str) -> float:
 
 
 _decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+# The decoder's C scanner, called directly: ``decode`` wraps it in two regular
+# expression matches for surrounding whitespace, which a peer's JSON rarely has.
+_scan = _decoder.scan_once
 
 
 def loads(text: str) -> Any:
@@ -122,7 +125,12 @@ def loads(text: str) -> Any:
             over Python's digit limit.
         RecursionError: nested deeper than the interpreter allows.
     """
-    data = _decoder.decode(text)
+    try:
+        data, end = _scan(text, 0)
+    except (StopIteration, ValueError):
+        end = -1  # not JSON at position 0 (or whitespace first): the full path says why
+    if end != len(text):  # whitespace around it, extra data or an error
+        data = _decoder.decode(text)
     if "\\u" in text and _SURROGATE_ESCAPE.search(text):
         data = replace_surrogates(data)
     return data
