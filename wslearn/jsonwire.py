@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from json import encoder as _encoder
 from typing import Any
 
@@ -114,7 +114,7 @@ def _finite_float(text: str) -> float:
 _decoder = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 # The decoder's C scanner, called directly: ``decode`` wraps it in two regular
 # expression matches for surrounding whitespace, which a peer's JSON rarely has.
-_scan = _decoder.scan_once
+_scan: Callable[[str, int], tuple[Any, int]] = getattr(_decoder, "scan_once")  # noqa: B009
 
 
 def loads(text: str) -> Any:
