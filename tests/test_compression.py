@@ -16,6 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+from support import eventually, recorder
 from websockets.client import ClientProtocol
 from websockets.extensions.base import ClientExtensionFactory, ServerExtensionFactory
 from websockets.extensions.permessage_deflate import (
@@ -516,3 +517,31 @@ async def test_a_client_without_compression_offers_none() -> None:
         await server.stop()
     assert "sec-websocket-extensions" not in tap.connections[0].request.lower()
     assert tap.connections[0].extensions is None
+
+
+async def test_a_broadcast_to_compressing_clients_is_compressed_once_for_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = await Server(compression=Compression()).start()
+    clients = [Client(server.url, reconnection=None) for _ in range(3)]  # all offer deflate
+    made: list[int] = []
+    real = zlib.compressobj
+
+    def counting_compressobj(*args: object, **kwargs: object) -> object:
+        made.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    try:
+        received = [recorder(client, "news")[0] for client in clients]
+        for client in clients:
+            await client.connect()
+        monkeypatch.setattr(zlib, "compressobj", counting_compressobj)  # every compressor
+        text = chat_text(4000)
+        server.emit("news", text)
+        await eventually(lambda: all(len(got) == 1 for got in received))
+        assert received == [[text]] * 3
+        assert len(made) == 1  # one compressor for the three recipients, not three
+    finally:
+        for client in clients:
+            await client.disconnect()
+        await server.stop()

@@ -40,6 +40,6 @@ def test_a_notebook_has_checked_exercises_and_links_its_solutions(path: Path) ->
     nb = nbformat.read(path, as_version=4)
     text = "\n".join(cell.source for cell in nb.cells)
     assert re.search(r"\bcheck[._]\w+\(", text), "exercises end with a check(...)"
-    solutions = [p for p in (NOTEBOOKS / "solutions").glob(f"{path.stem}*.ipynb") if p.is_file()]
-    assert solutions, f"no solutions notebook for {path.name}"
-    assert f"solutions/{solutions[0].name}" in text, "the notebook links its solutions"
+    solutions = NOTEBOOKS / "solutions" / f"{path.stem}_solutions.ipynb"
+    assert solutions.is_file(), f"no solutions notebook for {path.name}: {solutions.name}"
+    assert f"solutions/{solutions.name}" in text, "the notebook links its solutions"

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import socketio
 import trustme
-from support import ServerFactory
+from support import ServerFactory, eventually
 
 from wslearn.client import Client
 from wslearn.exceptions import ConnectFailedError
@@ -61,6 +61,19 @@ async def test_the_server_url_is_https_and_a_trusting_client_talks_over_wss(
         assert await client.call("echo", "over TLS") == ["over TLS"]
 
 
+@pytest.mark.parametrize("transports", [("polling",), ("polling", "websocket")])
+async def test_long_polling_and_the_upgrade_run_over_https(
+    tls_server: Server, client_context: ssl.SSLContext, transports: tuple[str, ...]
+) -> None:
+    async with Client(tls_server.url, ssl=client_context, transports=transports) as client:
+        assert await client.call("echo", "polled over TLS") == ["polled over TLS"]
+        if len(transports) == 2:
+            await eventually(lambda: client.transport == "websocket")
+            assert await client.call("echo", "upgraded") == ["upgraded"]
+        else:
+            assert client.transport == "polling"
+
+
 async def test_a_client_that_does_not_trust_the_certificate_cannot_connect(
     tls_server: Server,
 ) -> None:
@@ -102,11 +115,12 @@ async def trusting_session(client_context: ssl.SSLContext) -> AsyncIterator[aioh
     await session.close()
 
 
-async def test_python_socketio_connects_over_wss(
-    tls_server: Server, trusting_session: aiohttp.ClientSession
+@pytest.mark.parametrize("transports", [["websocket"], None], ids=["websocket", "defaults"])
+async def test_python_socketio_connects_over_wss_and_https_polling(
+    tls_server: Server, trusting_session: aiohttp.ClientSession, transports: list[str] | None
 ) -> None:
     client = socketio.AsyncClient(reconnection=False, http_session=trusting_session)
-    await client.connect(tls_server.url, transports=["websocket"], wait_timeout=5)
+    await client.connect(tls_server.url, transports=transports, wait_timeout=5)
     try:
         assert await client.call("echo", "hi", timeout=5) == "hi"
     finally:

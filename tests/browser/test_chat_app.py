@@ -166,7 +166,7 @@ def test_two_browsers_and_a_notebook_client_chat_through_a_server_restart(
         chat.run(nora.wait_for(lambda c: c.lines()[-1].status == "delivered", timeout=20))
 
         # Typing: Bob's keystrokes show on Alice's page and on the notebook side.
-        bob.type("[data-testid=text]", "typing a rep", delay=20)
+        bob.type("[data-testid=text]", "sounds good, see you there", delay=20)
         alice.wait_for_function(
             "() => document.querySelector('[data-testid=typing]').textContent"
             ".startsWith('Bob is typing')",
@@ -174,7 +174,7 @@ def test_two_browsers_and_a_notebook_client_chat_through_a_server_restart(
         )
         chat.run(nora.wait_for(lambda c: c.typing() == ["Bob"], timeout=20))
         bob.press("[data-testid=text]", "Enter")
-        wait_text(alice, "typing a rep")
+        wait_text(alice, "sounds good, see you there")
         alice.wait_for_function(
             "() => document.querySelector('[data-testid=typing]').textContent === ''",
             timeout=WAIT,
@@ -223,7 +223,7 @@ def test_two_browsers_and_a_notebook_client_chat_through_a_server_restart(
         expected = [
             "hello from Alice's browser",
             "hi both, from the notebook",
-            "typing a rep",
+            "sounds good, see you there",
             "written while the server was down",
         ]
         assert texts(bob) == expected

@@ -114,7 +114,7 @@ def _label(report: dict[str, Any], key: str) -> str:
         (r["result"]["process"] for r in report["runs"] if r["server"] == key), {}
     )
     version = str(info.get("version", ""))
-    if spec["kind"] == "wslearn":
+    if spec["kind"] in ("wslearn", "wslearn-plain"):
         return str(spec["label"]) + (f" ({spec['revision']})" if spec.get("revision") else "")
     if spec["kind"] == "python-socketio":
         return f"python-socketio {version} (aiohttp {info.get('aiohttp', '')})"
@@ -330,7 +330,7 @@ def plot(report: dict[str, Any]) -> Any:
         ax.tick_params(axis="x", labelrotation=30)
         ax.set_title(title)
     handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncols=min(4, len(keys)))
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(3, len(keys)))
     machine = report["machine"]
     figure.suptitle(
         f"wslearn bench ({report['mode']}): {machine['cpu']}, {machine['usable_cores']} "
