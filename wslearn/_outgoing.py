@@ -31,8 +31,6 @@ class Outgoing:
 
     def __init__(self, frames: Sequence[Frame]) -> None:
         self.frames = frames
-        self._wire: bytes | None = None
-        self._shared: list[tuple[bool, SharedMessage]] | None = None
         encoded: list[tuple[bool, bytes]] = []
         size = 0
         for frame in frames:
@@ -51,6 +49,8 @@ class Outgoing:
             size += len(data)
         self.encoded = encoded
         self.size = size
+        self._wire: bytes | None = None
+        self._shared: list[tuple[bool, SharedMessage]] | None = None
 
     @property
     def wire(self) -> bytes:
