@@ -15,6 +15,7 @@ import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CHAPTERS = sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+SOLUTIONS = sorted((NOTEBOOKS / "solutions").glob("*.ipynb"))
 
 
 def code(nb: nbformat.NotebookNode) -> list[str]:
@@ -29,10 +30,19 @@ def test_a_notebook_says_what_you_will_learn_and_ends_with_the_stop_everything_p
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# ")
     assert re.search(r"what you(?:'ll| will) learn", first.source, re.IGNORECASE)
+    assert_demos_left_live(nb)
+
+
+def assert_demos_left_live(nb: nbformat.NotebookNode) -> None:
     cells = code(nb)
     assert cells[-1].strip() == "kernel.panel()", "the last code cell is the panel"
     stops = [source for source in cells if "stop_all()" in source and "`" not in source]
     assert not stops, "a notebook must not stop its own demos (Run All leaves them live)"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda path: path.stem)
+def test_a_solutions_notebook_also_leaves_its_demos_live(path: Path) -> None:
+    assert_demos_left_live(nbformat.read(path, as_version=4))
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda path: path.stem)
